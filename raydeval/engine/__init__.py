@@ -1,0 +1,1 @@
+"""Sharding, the Ray actor pool and the exact reduction of shard states."""

@@ -1,0 +1,166 @@
+"""Typed, validated columns of a manifest; every bad value is reported with its id."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from raydeval.errors import InputError, Problems
+from raydeval.io.manifest import Manifest
+
+
+def has(m: Manifest, column: str) -> bool:
+    return column in m.table.column_names
+
+
+def require(m: Manifest, *columns: str) -> None:
+    missing = [c for c in columns if not has(m, c)]
+    if missing:
+        raise InputError(f"{m.uri}: missing column(s) {', '.join(f'`{c}`' for c in missing)} "
+                         f"(columns present: {', '.join(m.table.column_names) or 'none'})")
+
+
+def ids(m: Manifest, problems: Problems) -> pa.Array:
+    """The `id` column: present, text, non-null, unique."""
+    require(m, "id")
+    col = m.table.column("id").combine_chunks()
+    if pa.types.is_null(col.type) and len(col) == 0:
+        return pa.array([], pa.string())
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        raise InputError(f"{m.uri}, column `id`: expected text ids, got {col.type} "
+                         "(write ids as strings, e.g. \"000123\")")
+    col = col.cast(pa.string())
+    nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
+    if nulls.any():
+        problems.add(m.uri, "id", "empty id", [f"row {i + 1}" for i in np.flatnonzero(nulls)])
+    counts = pc.value_counts(col.filter(pc.invert(pc.is_null(col))))
+    dup = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+    problems.add(m.uri, "id", "duplicate id", dup.to_pylist())
+    return col
+
+
+def _text(col: pa.Array) -> bool:
+    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+
+
+def _column(m: Manifest, name: str) -> pa.Array:
+    return m.table.column(name).combine_chunks()
+
+
+def labels(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.ndarray:
+    """0/1 labels as int8; anything else (2, 0.5, "yes", empty) is reported."""
+    col = _column(m, name)
+    if _text(col):
+        values = col.to_pylist()
+        good = np.array([v in ("0", "1") for v in values], dtype=bool)
+        out = np.array([v == "1" for v in values], dtype=np.int8)
+    elif pa.types.is_integer(col.type) or pa.types.is_boolean(col.type) or pa.types.is_floating(col.type):
+        raw = col.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls -> nan
+        good = (raw == 0) | (raw == 1)
+        out = (raw == 1).astype(np.int8)
+    else:
+        raise InputError(f"{m.uri}, column `{name}`: expected 0/1 labels, got {col.type}")
+    _report(m, name, "expected 0 or 1", row_ids, ~good, problems)
+    return out
+
+
+def scores(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.ndarray:
+    """Finite float64 scores in [0, 1]."""
+    col = _column(m, name)
+    if _text(col):
+        out = np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
+    elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    else:
+        raise InputError(f"{m.uri}, column `{name}`: expected numbers in [0, 1], got {col.type}")
+    with np.errstate(invalid="ignore"):
+        bad = ~((out >= 0.0) & (out <= 1.0))  # NaN, inf, nulls and out-of-range alike
+    _report(m, name, "expected a finite number in [0, 1] (NaN, inf, empty or out of range)",
+            row_ids, bad, problems)
+    return np.where(bad, 0.0, out) + 0.0
+
+
+def positive_ints(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.ndarray:
+    """Integers > 0 (e.g. `num_frames`)."""
+    col = _column(m, name)
+    if _text(col):
+        out = np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
+    elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    else:
+        raise InputError(f"{m.uri}, column `{name}`: expected integers, got {col.type}")
+    with np.errstate(invalid="ignore"):
+        bad = ~((out > 0) & (out == np.floor(out)) & (out < 2**53))
+    _report(m, name, "expected an integer > 0", row_ids, bad, problems)
+    return np.where(bad, 1, out).astype(np.int64)
+
+
+def uris(m: Manifest, name: str) -> list[str | None]:
+    """Media references resolved against the manifest's location; null stays None."""
+    col = _column(m, name)
+    if pa.types.is_null(col.type):
+        return [None] * len(col)
+    if not _text(col):
+        raise InputError(f"{m.uri}, column `{name}`: expected file paths or URLs, got {col.type}")
+    return [None if v is None or v == "" else m.resolve(v) for v in col.to_pylist()]
+
+
+def intervals(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> list[list[tuple[int, int]]]:
+    """Lists of [start, end) frame intervals (JSON text in CSV); shape errors are reported."""
+    col = _column(m, name)
+    values = col.to_pylist()
+    out, bad = [], np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        try:
+            out.append(_parse_intervals(value))
+        except ValueError:
+            out.append([])
+            bad[i] = True
+    _report(m, name, "expected a list of [start, end) integer pairs with start < end, "
+            "e.g. [[0, 12], [40, 55]]", row_ids, bad, problems)
+    return out
+
+
+def _parse_intervals(value) -> list[tuple[int, int]]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(value) from None
+    if not isinstance(value, list):
+        raise ValueError(value)
+    pairs = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_is_int(v) for v in pair)):
+            raise ValueError(pair)
+        start, end = int(pair[0]), int(pair[1])
+        if not 0 <= start < end:
+            raise ValueError(pair)
+        pairs.append((start, end))
+    return pairs
+
+
+def _is_int(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+
+
+def _to_float(text: str | None) -> float:
+    if text is None:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _report(m: Manifest, column: str, what: str, row_ids: pa.Array, bad: np.ndarray, problems: Problems) -> None:
+    if bad.any():
+        problems.add(m.uri, column, what, row_ids.take(pa.array(np.flatnonzero(bad))).to_pylist())

@@ -1,0 +1,104 @@
+"""Manifests (Parquet, CSV, JSONL; optionally .gz/.zst) from any fsspec URL, as Arrow tables."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import posixpath
+from dataclasses import dataclass
+
+import fsspec
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from raydeval.errors import InputError
+
+FORMATS = (".parquet", ".csv", ".jsonl")
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
+
+
+@dataclass
+class Manifest:
+    """A manifest's rows plus what identifies it: URI, content hash and its media base."""
+
+    uri: str
+    table: pa.Table
+    sha256: str
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+    def resolve(self, path: str) -> str:
+        """A media path as a URL: absolute paths and URLs as given, others relative to the manifest."""
+        if "://" in path or path.startswith("/"):
+            return path
+        return posixpath.join(posixpath.dirname(self.uri), path) if "/" in self.uri else path
+
+
+def split_format(uri: str) -> tuple[str, str | None]:
+    """(format extension, compression) from a manifest's name."""
+    name = uri.split("::")[0].lower()
+    compression = None
+    for ext, codec in COMPRESSIONS.items():
+        if name.endswith(ext):
+            name, compression = name[: -len(ext)], codec
+    for fmt in FORMATS:
+        if name.endswith(fmt):
+            return fmt, compression
+    raise InputError(f"{uri}: unknown manifest format (expected one of "
+                     f"{', '.join(FORMATS)}, optionally with .gz or .zst)")
+
+
+def read_manifest(uri: str, storage_options: dict | None = None) -> Manifest:
+    """Read and hash one manifest; a clear InputError for anything unreadable."""
+    fmt, compression = split_format(uri)
+    try:
+        with fsspec.open(uri, "rb", **(storage_options or {})) as f:
+            raw = f.read()
+    except (OSError, ValueError) as e:
+        raise InputError(f"{uri}: cannot read manifest: {e}") from None
+    sha256 = hashlib.sha256(raw).hexdigest()
+    try:
+        data = _decompress(raw, compression)
+        table = _PARSERS[fmt](data)
+    except (pa.ArrowInvalid, ValueError, OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{uri}: cannot parse {fmt[1:].upper()} manifest: {_first_line(e)}") from None
+    return Manifest(uri, table, sha256)
+
+
+def _decompress(raw: bytes, compression: str | None) -> bytes:
+    if compression is None:
+        return raw
+    return pa.CompressedInputStream(pa.BufferReader(raw), compression).read()
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _read_parquet(data: bytes) -> pa.Table:
+    return pq.read_table(pa.BufferReader(data))
+
+
+def _read_csv(data: bytes) -> pa.Table:
+    """CSV with every column as (nullable) text: ids like "007" stay text; cells are typed later."""
+    header_end = data.find(b"\n")
+    header = data[: header_end if header_end >= 0 else len(data)].decode("utf-8").lstrip("\ufeff")
+    names = next(csv.reader([header]), [])
+    if not names:
+        raise ValueError("empty file: no header row")
+    options = pa_csv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                    null_values=[""], strings_can_be_null=True)
+    return pa_csv.read_csv(pa.BufferReader(data), convert_options=options)
+
+
+def _read_jsonl(data: bytes) -> pa.Table:
+    return pa_json.read_json(pa.BufferReader(data))
+
+
+_PARSERS = {".parquet": _read_parquet, ".csv": _read_csv, ".jsonl": _read_jsonl}

@@ -1,0 +1,40 @@
+"""The result file (SPEC §3.1): built from a finalized state, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+
+SCHEMA = "raydeval.result/1"
+VERSIONED = ("ray", "numpy", "pyarrow", "av", "pyspng", "soundfile", "fsspec")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def to_json(result: dict) -> str:
+    return json.dumps(result, indent=2, allow_nan=False) + "\n"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write via a temporary file in the same directory and rename: never a partial file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".raydeval-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

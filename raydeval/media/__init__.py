@@ -1,0 +1,31 @@
+"""Decoding of mask images, mask videos and audio clips; the numpy|cupy array backend."""
+
+
+class MediaError(Exception):
+    """A media file that cannot be used; the message says why (the caller names file and id)."""
+
+
+def read_bytes(uri: str, storage_options: dict) -> bytes:
+    """All bytes of a local path or fsspec URL; MediaError if unreadable."""
+    import fsspec
+
+    try:
+        if "://" not in uri:
+            with open(uri, "rb") as f:
+                return f.read()
+        with fsspec.open(uri, "rb", **storage_options) as f:
+            return f.read()
+    except (OSError, ValueError) as e:
+        raise MediaError(f"cannot read: {e.strerror or e}" if isinstance(e, OSError) else str(e)) from None
+
+
+def open_file(uri: str, storage_options: dict):
+    """A local path as is, or an open binary file object for a URL (for PyAV)."""
+    import fsspec
+
+    if "://" not in uri:
+        return uri
+    try:
+        return fsspec.open(uri, "rb", **storage_options).open()
+    except (OSError, ValueError) as e:
+        raise MediaError(f"cannot open: {e}") from None

@@ -1,0 +1,81 @@
+"""Mask images (PNG, .npy) → boolean forged-pixel arrays (SPEC §1.2)."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pyspng
+
+from raydeval.media import MediaError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def decode_mask(data: bytes, max_pixels: int) -> np.ndarray:
+    """Forged-pixel mask (2-D bool) of a PNG or .npy file's bytes."""
+    if data.startswith(PNG_SIGNATURE):
+        return _png_mask(data, max_pixels)
+    if data.startswith(NPY_MAGIC):
+        return _npy_mask(data, max_pixels)
+    raise MediaError("not a PNG or .npy file")
+
+
+def png_header(data: bytes) -> tuple[int, int, int, int]:
+    """(width, height, bit depth, colour type) from a PNG's IHDR chunk."""
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise MediaError("corrupt PNG: no IHDR header")
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    return width, height, depth, colour
+
+
+def _png_mask(data: bytes, max_pixels: int) -> np.ndarray:
+    width, height, depth, colour = png_header(data)
+    _check_pixels(width * height, max_pixels)
+    try:
+        pixels = pyspng.load(data)
+    except Exception as e:  # libspng reports corrupt/truncated data with assorted exceptions
+        raise MediaError(f"corrupt PNG: {e}") from None
+    if pixels.ndim == 2:
+        return pixels > 127  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
+    if colour in (0, 4):  # gray (16-bit arrives with an alpha channel) or gray + alpha
+        return pixels[:, :, 0] > (32767 if depth == 16 else 127)
+    # RGB, RGBA or palette: mean of the colour channels > half scale, in integers
+    limit = 3 * 32767 if depth == 16 else 3 * 127
+    return pixels[:, :, :3].sum(axis=2, dtype=np.uint32) > limit
+
+
+def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
+    f = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+    except (ValueError, SyntaxError) as e:
+        raise MediaError(f"corrupt .npy header: {e}") from None
+    if dtype.hasobject:
+        raise MediaError("pickled .npy (object arrays are never loaded)")
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)):
+        raise MediaError(f"expected a 2-D mask, got shape {shape}")
+    _check_pixels(shape[0] * shape[1], max_pixels)
+    f.seek(0)
+    try:
+        array = np.load(f, allow_pickle=False)
+    except ValueError as e:
+        raise MediaError(f"corrupt .npy: {e}") from None
+    array = array.reshape(shape[0], shape[1])
+    if array.dtype == np.bool_:
+        return array
+    if array.dtype == np.uint8:
+        return array > 127
+    if array.dtype.kind == "f":
+        return array > 0.5
+    raise MediaError(f"unsupported .npy dtype {array.dtype} (use bool, uint8 or float)")
+
+
+def _check_pixels(pixels: int, max_pixels: int) -> None:
+    if pixels > max_pixels:
+        raise MediaError(f"declares {pixels} pixels, more than --max-pixels {max_pixels}")

@@ -1,0 +1,116 @@
+"""Pure metric functions on exact integer counts (SPEC §2).
+
+Ratios are built as `Fraction`s and rounded to float64 once, so a metric depends only on the
+merged integers, never on how they were merged.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from raydeval.exact import exact_sum_units, mean_from_units
+
+
+def ratio(num: int, den: int, zero_division: int = 0) -> Fraction:
+    """num / den as an exact Fraction; 0/0 gives `zero_division`."""
+    return Fraction(int(num), int(den)) if den else Fraction(zero_division)
+
+
+def f1(tp: int, fp: int, fn: int, zero_division: int = 0) -> Fraction:
+    """Binary F1 = 2TP / (2TP + FP + FN)."""
+    return ratio(2 * tp, 2 * tp + fp + fn, zero_division)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, int]:
+    """Integer confusion counts, positive class = 1."""
+    t = np.asarray(y_true, dtype=bool)
+    p = np.asarray(y_pred, dtype=bool)
+    tp = int(np.count_nonzero(t & p))
+    pos_true = int(np.count_nonzero(t))
+    pos_pred = int(np.count_nonzero(p))
+    return {"tp": tp, "fp": pos_pred - tp, "fn": pos_true - tp, "tn": t.size - pos_true - pos_pred + tp}
+
+
+def macro_f1(c: dict[str, int]) -> Fraction:
+    """Mean of the F1 of class 1 and of class 0 (sklearn labels=[0, 1]), exact."""
+    return (f1(c["tp"], c["fp"], c["fn"]) + f1(c["tn"], c["fn"], c["fp"])) / 2
+
+
+def per_sample_f1(tp: np.ndarray, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """float64 F1 per sample from TP, |P|, |G|; 1.0 where both masks are empty."""
+    tp, pred, true = (np.asarray(x, dtype=np.int64) for x in (tp, pred, true))
+    den = pred + true  # = 2TP + FP + FN
+    return np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0)
+
+
+def per_sample_iou(inter: np.ndarray, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """float64 IoU per sample from |P∩G|, |P|, |G|; 1.0 where both are empty."""
+    inter, pred, true = (np.asarray(x, dtype=np.int64) for x in (inter, pred, true))
+    union = pred + true - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def exact_mean(values) -> tuple[int, int]:
+    """(exact sum in 2**-1074 units, n) of float64 values: the mergeable form of a mean."""
+    values = np.asarray(values, dtype=np.float64)
+    return exact_sum_units(values), int(values.size)
+
+
+def finish_mean(units: int, n: int) -> float | None:
+    """Correctly rounded mean, or None over zero samples."""
+    return mean_from_units(units, n) if n else None
+
+
+# --- threshold-free metrics from per-score counts (SPEC §2.4) ---------------------------
+
+def auc(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """Tie-aware Mann-Whitney AUC from ascending unique scores with per-score counts."""
+    n_pos, n_neg = int(pos.sum()), int(neg.sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    dtype = np.int64 if n_pos * n_neg < 2**62 else object  # object: exact Python ints
+    pos, neg = pos.astype(dtype), neg.astype(dtype)
+    neg_below = np.cumsum(neg) - neg
+    correct, tied = int(np.dot(pos, neg_below)), int(np.dot(pos, neg))
+    return Fraction(2 * correct + tied, 2 * n_pos * n_neg).__float__()
+
+
+def average_precision(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """sklearn's AP: Σ ΔTP_k·TP_k/(TP_k+FP_k) / P over descending thresholds, summed exactly."""
+    n_pos = int(pos.sum())
+    if n_pos == 0:
+        return None
+    d_tp, d_fp = pos[::-1].astype(np.int64), neg[::-1].astype(np.int64)
+    tp, fp = np.cumsum(d_tp), np.cumsum(d_fp)
+    keep = d_tp > 0
+    num, den = d_tp[keep] * tp[keep], (tp + fp)[keep]
+    if num.size and int(num.max()) < 2**53:
+        terms = num / den  # float64 division of exactly representable integers: one rounding
+    else:
+        terms = np.array([int(a) / int(b) for a, b in zip(num, den)], dtype=np.float64)
+    return mean_from_units(exact_sum_units(terms), n_pos)
+
+
+def eer_asvspoof(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """EER as the ASVspoof reference code computes it, from per-score counts.
+
+    DET points are taken one sample at a time in ascending score order, targets (positives)
+    before non-targets among equal scores; FRR and FAR are float64 divisions; the first point
+    minimising |FRR - FAR| wins; the EER is the float64 mean of the two rates there.
+    """
+    n_tar, n_non = int(pos.sum()), int(neg.sum())
+    if n_tar == 0 or n_non == 0:
+        return None
+    counts = np.stack([pos, neg], axis=1).ravel().astype(np.int64)
+    labels = np.repeat(np.tile(np.array([1, 0], dtype=np.int64), len(pos)), counts)
+    tar_sums = np.cumsum(labels)
+    non_sums = n_non - (np.arange(1, labels.size + 1) - tar_sums)
+    frr = np.concatenate(([0.0], tar_sums / n_tar))
+    far = np.concatenate(([1.0], non_sums / n_non))
+    i = int(np.argmin(np.abs(frr - far)))
+    return float(np.mean((frr[i], far[i])))
+
+
+RANK_METRICS = {"auc": auc, "ap": average_precision, "eer": eer_asvspoof}

@@ -1,0 +1,72 @@
+"""Mergeable partial results: integer counts, exact sums and per-score counts.
+
+A `State` is what a shard returns. `merge` is associative and commutative and exact, so the
+merged state — and every metric computed from it — is the same for any sharding and order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ScoreCounts:
+    """Number of positives and negatives per distinct score, scores ascending."""
+
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    neg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @classmethod
+    def of(cls, scores, labels) -> "ScoreCounts":
+        """Per-score counts of finite scores with 0/1 labels."""
+        labels = np.asarray(labels, dtype=bool)
+        scores = np.asarray(scores, dtype=np.float64) + 0.0  # -0.0 -> 0.0: one key per value
+        return cls._grouped(scores, labels.astype(np.int64), (~labels).astype(np.int64))
+
+    @classmethod
+    def _grouped(cls, scores, pos, neg) -> "ScoreCounts":
+        unique, inverse = np.unique(scores, return_inverse=True)
+        return cls(unique, _sum_by(inverse, pos, unique.size), _sum_by(inverse, neg, unique.size))
+
+    def merge(self, other: "ScoreCounts") -> "ScoreCounts":
+        return ScoreCounts._grouped(np.concatenate([self.scores, other.scores]),
+                                    np.concatenate([self.pos, other.pos]),
+                                    np.concatenate([self.neg, other.neg]))
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, ScoreCounts) and np.array_equal(self.scores, other.scores)
+                and np.array_equal(self.pos, other.pos) and np.array_equal(self.neg, other.neg))
+
+
+def _sum_by(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, dtype=np.int64)
+    np.add.at(out, groups, values)
+    return out
+
+
+@dataclass
+class State:
+    """Counts (ints), exact sums (ints in 2**-1074 units) and optional per-score counts."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    sums: dict[str, int] = field(default_factory=dict)
+    scores: ScoreCounts | None = None
+
+    def add(self, **counts: int) -> None:
+        for key, value in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + int(value)
+
+    def add_sum(self, key: str, units: int) -> None:
+        self.sums[key] = self.sums.get(key, 0) + units
+
+    def merge(self, other: "State") -> "State":
+        merged = State(dict(self.counts), dict(self.sums), self.scores)
+        merged.add(**other.counts)
+        for key, units in other.sums.items():
+            merged.add_sum(key, units)
+        if other.scores is not None:
+            merged.scores = other.scores if merged.scores is None else merged.scores.merge(other.scores)
+        return merged

@@ -1,0 +1,59 @@
+"""`openmmsec-audio`: bona fide / spoof detection F1 (SPEC §1.4, §2.3)."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import soundfile
+
+from raydeval import metrics
+from raydeval.errors import Problems
+from raydeval.io import columns
+from raydeval.io.manifest import Manifest
+from raydeval.media import MediaError, read_bytes
+from raydeval.state import State
+from raydeval.tasks.base import COMMON_CONVENTIONS, Context, Task, joined_labels, label_state, rank_metrics
+
+
+class AudioTask(Task):
+    name = "openmmsec-audio"
+    summary = "audio bona fide / spoof detection (F1, precision, recall)"
+    headline = ()  # no combined score for audio
+    extras = ("f1", "precision", "recall", "auc", "ap", "eer")
+    default_weights = ()
+    conventions = dict(COMMON_CONVENTIONS)
+
+    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
+        problems = Problems()
+        out = joined_labels(gt, pred, options, problems)
+        out.pop("pred_row")
+        if columns.has(gt, "audio"):
+            out["audio"] = columns.uris(gt, "audio")
+        problems.raise_if_any()
+        return pa.table(out)
+
+    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
+        state, problems = label_state(shard), Problems()
+        if ctx.decode_only and "audio" in shard:
+            for sample_id, uri in zip(shard["id"], shard["audio"]):
+                if uri is None:
+                    continue
+                try:
+                    data, rate = soundfile.read(io.BytesIO(read_bytes(uri, ctx.storage_options)))
+                except (MediaError, soundfile.LibsndfileError, RuntimeError) as e:
+                    problems.add(ctx.gt_uri, "audio", "unreadable audio", [f"{sample_id} ({uri}: {e})"])
+                    continue
+                state.add(audio_files=1, audio_frames=len(data), **{f"sample_rate_{rate}": 1})
+        return state, problems
+
+    def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
+        notes: list[str] = []
+        c = state.counts
+        values = {
+            "f1": float(metrics.f1(c["tp"], c["fp"], c["fn"])),
+            "precision": float(metrics.ratio(c["tp"], c["tp"] + c["fp"])),
+            "recall": float(metrics.ratio(c["tp"], c["tp"] + c["fn"])),
+        }
+        values.update(rank_metrics(state, notes))
+        return values, notes

@@ -1,0 +1,183 @@
+"""What every task shares: conventions, the GT/prediction join, label and score handling."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from raydeval import metrics
+from raydeval.errors import InputError, Problems
+from raydeval.io import columns
+from raydeval.io.manifest import Manifest
+from raydeval.state import ScoreCounts, State
+
+DEFAULT_MAX_PIXELS = 2**28
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A named evaluation choice, recorded in every result."""
+
+    default: object
+    choices: tuple = ()
+    help: str = ""
+
+
+COMMON_CONVENTIONS = {
+    "positive": Convention("fake", help="positive class (fixed)"),
+    "threshold": Convention("score > 0.5", help="label derived from score when `label` is absent (fixed)"),
+    "zero_division": Convention(0, help="value of pooled F1-type ratios at 0/0 (fixed)"),
+    "missing": Convention("error", ("error", "negative"),
+                          "GT ids without a prediction: error, or score them as predicted real/empty"),
+    "eer": Convention("asvspoof", ("asvspoof",), "EER definition (SPEC §2.4)"),
+    "max_pixels": Convention(DEFAULT_MAX_PIXELS, help="largest mask (pixels) decoded; larger is an error"),
+}
+
+
+@dataclass
+class Context:
+    """What a worker needs besides its shard: conventions, storage and where rows came from."""
+
+    options: dict
+    gt_uri: str = ""
+    pred_uri: str = ""
+    storage_options: dict = field(default_factory=dict)
+    device: str = "cpu"
+    decode_only: bool = False
+
+
+class Task:
+    """A benchmark task: columns, per-shard update, finalize. Subclasses fill in the details."""
+
+    name: str
+    summary: str
+    headline: tuple[str, ...]  # metrics that make up `score`, in `--weights` order
+    extras: tuple[str, ...]
+    default_weights: tuple[Fraction, ...]
+    conventions: dict[str, Convention]
+
+    def options(self, **given) -> dict:
+        """Conventions with defaults filled in and choices checked."""
+        out = {}
+        for name, conv in self.conventions.items():
+            value = given.pop(name, None)
+            value = conv.default if value is None else value
+            if conv.choices and value not in conv.choices:
+                raise InputError(f"{self.name}: {name} must be one of {', '.join(conv.choices)}, got {value!r}")
+            out[name] = value
+        weights = given.pop("weights", None) or self.default_weights
+        if len(weights) != len(self.headline):
+            raise InputError(f"{self.name}: --weights needs {len(self.headline)} values "
+                             f"({', '.join(self.headline)}), got {len(weights)}")
+        out["weights"] = dict(zip(self.headline, (float(w) for w in weights)))
+        if given:
+            raise InputError(f"{self.name}: unknown option(s) {', '.join(sorted(given))}")
+        return out
+
+    # driver side -------------------------------------------------------------------
+    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
+        """Validate both manifests and join them into one row per GT sample (raises InputError)."""
+        raise NotImplementedError
+
+    # worker side -------------------------------------------------------------------
+    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
+        """The state of one shard of joined rows."""
+        raise NotImplementedError
+
+    # driver side, after the merge ------------------------------------------------------
+    def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
+        """Metrics (float or None) and notes explaining each None."""
+        raise NotImplementedError
+
+
+def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problems,
+                  pred_columns: tuple[str, ...] = ()) -> dict:
+    """The columns every task needs, joined on `id` in GT order.
+
+    Returns `id`, `gt_label`, `pred_label`, optional `pred_score`, the pred row index of each
+    GT row (`pred_row`, -1 where missing) and the GT-side `pred_present` mask.
+    """
+    gt_ids = columns.ids(gt, problems)
+    pred_ids = columns.ids(pred, problems)
+    columns.require(gt, "label")
+    if not (columns.has(pred, "label") or columns.has(pred, "score")):
+        raise InputError(f"{pred.uri}: needs a `label` or a `score` column (or both)")
+    for name in pred_columns:
+        columns.require(pred, name)
+    gt_label = columns.labels(gt, "label", gt_ids, problems)
+    score = columns.scores(pred, "score", pred_ids, problems) if columns.has(pred, "score") else None
+    if columns.has(pred, "label"):
+        pred_label = columns.labels(pred, "label", pred_ids, problems)
+    else:
+        pred_label = (score > 0.5).astype(np.int8)
+
+    row = pc.index_in(gt_ids, value_set=pred_ids).to_numpy(zero_copy_only=False)
+    present = ~np.isnan(row) if row.dtype.kind == "f" else np.ones(len(row), dtype=bool)
+    row = np.where(present, np.nan_to_num(row, nan=-1), -1).astype(np.int64)
+    missing = gt_ids.filter(pa.array(~present)).to_pylist()
+    if missing and options["missing"] == "error":
+        problems.add(pred.uri, "id", "GT id missing from the predictions "
+                     "(use --missing negative to score them as predicted real)", missing)
+    extra = len(pred_ids) - int(present.sum())
+    if extra > 0:
+        print(f"raydeval: warning: {pred.uri}: {extra} prediction id(s) not in the GT manifest "
+              "are ignored", file=sys.stderr)
+    take = np.where(present, row, 0)
+    out = {
+        "id": gt_ids,
+        "gt_label": gt_label,
+        "pred_label": np.where(present, pred_label[take] if len(pred_label) else 0, 0).astype(np.int8),
+        "pred_row": row,
+    }
+    if score is not None:
+        out["pred_score"] = np.where(present, score[take] if len(score) else 0.0, 0.0)
+    return out
+
+
+def take_pred(values: list, pred_row: np.ndarray, empty=None) -> list:
+    """A prediction column in GT order; `empty` where the prediction is missing."""
+    return [values[r] if r >= 0 else empty for r in pred_row.tolist()]
+
+
+def label_state(shard: dict) -> State:
+    """Sample-level confusion counts and per-score counts of a shard."""
+    state = State()
+    state.add(samples=len(shard["gt_label"]), **metrics.confusion(shard["gt_label"], shard["pred_label"]))
+    if "pred_score" in shard:
+        state.scores = ScoreCounts.of(shard["pred_score"], shard["gt_label"])
+    return state
+
+
+def rank_metrics(state: State, notes: list[str]) -> dict:
+    """auc / ap / eer from the merged per-score counts, when scores were given."""
+    if state.scores is None:
+        return {}
+    sc = state.scores
+    out = {name: fn(sc.scores, sc.pos, sc.neg) for name, fn in metrics.RANK_METRICS.items()}
+    if out["auc"] is None:
+        notes.append("auc, eer: undefined with only one class present in the GT")
+    if out["ap"] is None:
+        notes.append("ap: undefined with no positive (fake) sample in the GT")
+    return out
+
+
+def mean_metric(state: State, key: str, count: str, notes: list[str], why: str) -> float | None:
+    """Correctly rounded mean of an exact sum; None (with a note) over zero samples."""
+    value = metrics.finish_mean(state.sums.get(key, 0), state.counts.get(count, 0))
+    if value is None:
+        notes.append(f"{key}: undefined, no {why}")
+    return value
+
+
+def weighted_score(values: dict, options: dict, notes: list[str]) -> float | None:
+    """Σ w_k·m_k with decimal weights taken exactly, rounded once; None if a component is None."""
+    weights = options["weights"]
+    if any(values[k] is None for k in weights):
+        notes.append("score: undefined because a component metric is undefined")
+        return None
+    return float(sum(Fraction(repr(w)) * Fraction(values[k]) for k, w in weights.items()))

@@ -1,0 +1,116 @@
+"""`openmmsec-image`: image-level macro-F1 plus per-image pixel F1 (SPEC §1.2, §2.1)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pyarrow as pa
+
+from raydeval import metrics
+from raydeval.errors import Problems
+from raydeval.io import columns
+from raydeval.io.manifest import Manifest
+from raydeval.media import MediaError, read_bytes
+from raydeval.media.backend import array_module, overlap_counts
+from raydeval.media.masks import decode_mask
+from raydeval.state import State
+from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
+                                 label_state, mean_metric, rank_metrics, take_pred, weighted_score)
+
+
+class ImageTask(Task):
+    name = "openmmsec-image"
+    summary = "image real/fake detection (macro-F1) and forged-region masks (pixel F1)"
+    headline = ("macro_f1", "pixel_f1")
+    extras = ("pixel_f1_pooled", "auc", "ap", "eer")
+    default_weights = (Fraction(1, 2), Fraction(1, 2))
+    conventions = {
+        **COMMON_CONVENTIONS,
+        "authentic_policy": Convention("exclude", ("exclude", "zero", "one_if_pred_empty"),
+                                       "how real images enter pixel_f1"),
+        "resize_pred": Convention("none", ("none", "nearest"),
+                                  "predicted mask of another shape: error, or nearest-neighbour resize"),
+    }
+
+    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
+        problems = Problems()
+        out = joined_labels(gt, pred, options, problems)
+        gt_mask = columns.uris(gt, "mask") if columns.has(gt, "mask") else [None] * gt.rows
+        pred_mask = columns.uris(pred, "mask") if columns.has(pred, "mask") else [None] * pred.rows
+        out["gt_mask"] = gt_mask
+        out["pred_mask"] = take_pred(pred_mask, out.pop("pred_row"))
+        problems.raise_if_any()
+        return pa.table(out)
+
+    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
+        state, problems = label_state(shard), Problems()
+        state.add(pixel_images=0, pixel_tp=0, pixel_fp=0, pixel_fn=0)
+        xp = array_module(ctx.device)
+        policy = ctx.options["authentic_policy"]
+        f1_values = []
+        for sample_id, label, gt_uri, pred_uri in zip(shard["id"], shard["gt_label"].tolist(),
+                                                      shard["gt_mask"], shard["pred_mask"]):
+            if gt_uri is None and (label == 1 or policy == "exclude"):
+                continue  # a fake without localisation, or a real image without a mask to check
+            try:
+                truth = _load(gt_uri, ctx) if gt_uri is not None else None
+            except MediaError as e:
+                problems.add(ctx.gt_uri, "mask", "unreadable GT mask", [f"{sample_id} ({gt_uri}: {e})"])
+                continue
+            if label == 0 and truth is not None and truth.any():
+                problems.add(ctx.gt_uri, "mask", "real image with a non-empty GT mask", [sample_id])
+                continue
+            if label == 0 and policy == "zero":
+                f1_values.append(0.0)
+                continue
+            if label == 0 and policy == "exclude":
+                continue
+            try:
+                guess = _load(pred_uri, ctx) if pred_uri is not None else None
+                if guess is not None and truth is not None and guess.shape != truth.shape:
+                    guess = _fit(guess, truth.shape, ctx.options["resize_pred"])
+            except MediaError as e:
+                problems.add(ctx.pred_uri, "mask", "unusable predicted mask", [f"{sample_id} ({pred_uri}: {e})"])
+                continue
+            if label == 0:  # one_if_pred_empty
+                f1_values.append(1.0 if guess is None or not guess.any() else 0.0)
+                continue
+            if guess is None:
+                tp, true_px, pred_px = 0, int(np.count_nonzero(truth)), 0
+            else:
+                tp, true_px, pred_px = overlap_counts(xp, truth, guess)
+            state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
+            f1_values.append(float(metrics.per_sample_f1(tp, pred_px, true_px)))
+        units, n = metrics.exact_mean(f1_values)
+        state.add(pixel_f1_samples=n)
+        state.add_sum("pixel_f1", units)
+        return state, problems
+
+    def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
+        notes: list[str] = []
+        c = state.counts
+        values = {
+            "macro_f1": float(metrics.macro_f1(c)),
+            "pixel_f1": mean_metric(state, "pixel_f1", "pixel_f1_samples", notes,
+                                    "image enters pixel F1 (no fake image with a GT mask)"),
+        }
+        values["score"] = weighted_score(values, options, notes)
+        values["pixel_f1_pooled"] = (float(metrics.f1(c["pixel_tp"], c["pixel_fp"], c["pixel_fn"]))
+                                     if c.get("pixel_images") else None)
+        values.update(rank_metrics(state, notes))
+        return values, notes
+
+
+def _load(uri: str, ctx: Context) -> np.ndarray:
+    return decode_mask(read_bytes(uri, ctx.storage_options), ctx.options["max_pixels"])
+
+
+def _fit(mask: np.ndarray, shape: tuple[int, int], resize: str) -> np.ndarray:
+    """The prediction at the GT's shape: error, or nearest-neighbour (pixel centres) resize."""
+    if resize != "nearest":
+        raise MediaError(f"shape {mask.shape[0]}x{mask.shape[1]} differs from the GT mask's "
+                         f"{shape[0]}x{shape[1]} (use --resize-pred nearest to resize)")
+    rows = (2 * np.arange(shape[0]) + 1) * mask.shape[0] // (2 * shape[0])
+    cols = (2 * np.arange(shape[1]) + 1) * mask.shape[1] // (2 * shape[1])
+    return mask[rows[:, None], cols[None, :]]

@@ -1,0 +1,174 @@
+"""`openmmsec-video`: video-level micro-F1, temporal mtIoU, spatio-temporal mvIoU (SPEC §1.3, §2.2)."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pyarrow as pa
+
+from raydeval import intervals, metrics
+from raydeval.errors import Problems
+from raydeval.exact import exact_sum_units, mean_from_units
+from raydeval.io import columns
+from raydeval.io.manifest import Manifest
+from raydeval.media import MediaError, open_file
+from raydeval.media.backend import array_module, overlap_counts
+from raydeval.media.video import mask_frames
+from raydeval.state import State
+from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
+                                 label_state, mean_metric, rank_metrics, take_pred, weighted_score)
+
+VIOU_THRESHOLDS = ("0.3", "0.5")
+
+
+class VideoTask(Task):
+    name = "openmmsec-video"
+    summary = "video real/fake detection (micro-F1), forged frames (mtIoU) and mask videos (mvIoU)"
+    headline = ("micro_f1", "mtiou", "mviou")
+    extras = ("frame_f1", "viou@0.3", "viou@0.5", "auc", "ap", "eer")
+    default_weights = (Fraction(3, 5), Fraction(1, 5), Fraction(1, 5))
+    conventions = {
+        **COMMON_CONVENTIONS,
+        "real_video_policy": Convention("exclude", ("exclude", "one_if_pred_empty"),
+                                        "how real videos enter mtiou"),
+    }
+
+    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
+        problems = Problems()
+        out = joined_labels(gt, pred, options, problems)
+        columns.require(gt, "num_frames", "fake_frames")
+        num_frames = columns.positive_ints(gt, "num_frames", out["id"], problems)
+        gt_frames = columns.intervals(gt, "fake_frames", out["id"], problems)
+        bad_order, beyond, real_with_frames = [], [], []
+        for sample_id, pairs, n, label in zip(out["id"].to_pylist(), gt_frames, num_frames.tolist(),
+                                              out["gt_label"].tolist()):
+            if not intervals.is_canonical(pairs):
+                bad_order.append(sample_id)
+            if pairs and pairs[-1][1] > n:
+                beyond.append(sample_id)
+            if label == 0 and pairs:
+                real_with_frames.append(sample_id)
+        problems.add(gt.uri, "fake_frames", "intervals not sorted and non-overlapping", bad_order)
+        problems.add(gt.uri, "fake_frames", "interval beyond num_frames", beyond)
+        problems.add(gt.uri, "fake_frames", "real video with fake frames", real_with_frames)
+
+        pred_ids = pa.array(pred.table.column("id").to_pylist(), pa.string())
+        pred_frames = (columns.intervals(pred, "fake_frames", pred_ids, problems)
+                       if columns.has(pred, "fake_frames") else [[]] * pred.rows)
+        pred_frames = take_pred([intervals.merged(p) for p in pred_frames], out["pred_row"], [])
+        beyond = [i for i, p, n in zip(out["id"].to_pylist(), pred_frames, num_frames.tolist())
+                  if p and p[-1][1] > n]
+        problems.add(pred.uri, "fake_frames", "interval beyond the video's num_frames", beyond)
+        pred_mask = columns.uris(pred, "mask") if columns.has(pred, "mask") else [None] * pred.rows
+        out.update(num_frames=num_frames, gt_frames=gt_frames, pred_frames=pred_frames,
+                   gt_mask=columns.uris(gt, "mask") if columns.has(gt, "mask") else [None] * gt.rows,
+                   pred_mask=take_pred(pred_mask, out.pop("pred_row")))
+        problems.raise_if_any()
+        return pa.table(out)
+
+    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
+        state, problems = label_state(shard), Problems()
+        state.add(frame_tp=0, frame_fp=0, frame_fn=0, frame_tn=0, mtiou_videos=0, mviou_videos=0,
+                  **{f"viou>{r}": 0 for r in VIOU_THRESHOLDS})
+        xp = array_module(ctx.device)
+        tious, vious = [], []
+        rows = zip(shard["id"], shard["gt_label"].tolist(), shard["num_frames"].tolist(),
+                   shard["gt_frames"], shard["pred_frames"], shard["gt_mask"], shard["pred_mask"])
+        for sample_id, label, n, truth, guess, gt_uri, pred_uri in rows:
+            truth = [tuple(p) for p in truth]
+            guess = [tuple(p) for p in guess]
+            inter, t_len, p_len = intervals.overlap(truth, guess), intervals.total(truth), intervals.total(guess)
+            if label == 0 or truth:  # frame labels known
+                state.add(frame_tp=inter, frame_fp=p_len - inter, frame_fn=t_len - inter,
+                          frame_tn=n - t_len - p_len + inter)
+            if label == 1 and truth:
+                tious.append(inter / (t_len + p_len - inter))
+            elif label == 0 and ctx.options["real_video_policy"] == "one_if_pred_empty":
+                tious.append(1.0 if p_len == 0 else 0.0)
+            if not (label == 1 and truth and gt_uri is not None):
+                continue
+            try:
+                viou = _viou(xp, truth, guess, n, gt_uri, pred_uri, ctx)
+            except _SampleError as e:
+                problems.add(e.manifest(ctx), "mask", e.what, [f"{sample_id} ({e.uri}: {e.detail})"])
+                continue
+            vious.append(viou)
+            state.add(**{f"viou>{r}": int(viou > float(r)) for r in VIOU_THRESHOLDS})
+        for key, values in (("mtiou", tious), ("mviou", vious)):
+            units, n = metrics.exact_mean(values)
+            state.add(**{f"{key}_videos": n})
+            state.add_sum(key, units)
+        return state, problems
+
+    def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
+        notes: list[str] = []
+        c = state.counts
+        values = {
+            "micro_f1": float(metrics.f1(c["tp"], c["fp"], c["fn"])),
+            "mtiou": mean_metric(state, "mtiou", "mtiou_videos", notes,
+                                 "fake video with annotated fake frames"),
+            "mviou": mean_metric(state, "mviou", "mviou_videos", notes,
+                                 "fake video with annotated fake frames and a GT mask video"),
+        }
+        values["score"] = weighted_score(values, options, notes)
+        values["frame_f1"] = float(metrics.f1(c["frame_tp"], c["frame_fp"], c["frame_fn"]))
+        for r in VIOU_THRESHOLDS:
+            n = c["mviou_videos"]
+            values[f"viou@{r}"] = float(Fraction(c[f"viou>{r}"], n)) if n else None
+        if not c["mviou_videos"]:
+            notes.append("viou@R: undefined, no video enters mviou")
+        values.update(rank_metrics(state, notes))
+        return values, notes
+
+
+class _SampleError(Exception):
+    def __init__(self, side: str, uri: str, what: str, detail: str):
+        super().__init__(detail)
+        self.side, self.uri, self.what, self.detail = side, uri, what, detail
+
+    def manifest(self, ctx: Context) -> str:
+        return ctx.gt_uri if self.side == "gt" else ctx.pred_uri
+
+
+_END = object()
+
+
+def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float:
+    """vIoU = (Σ_{t ∈ P∩G} IoU_t) / |P ∪ G| from the two mask videos, one rounding."""
+    in_both = intervals.frame_mask(truth, num_frames) & intervals.frame_mask(guess, num_frames)
+    union = intervals.total(truth) + intervals.total(guess) - int(in_both.sum())
+    sides = [("gt", gt_uri)] + ([("pred", pred_uri)] if pred_uri is not None else [])
+    streams = [_frames(side, uri, ctx) for side, uri in sides]
+    ious, shape, seen = [], None, 0
+    for t, frames in enumerate(itertools.zip_longest(*streams, fillvalue=_END)):
+        for (side, uri), frame in zip(sides, frames):
+            if frame is _END or t >= num_frames:
+                raise _SampleError(side, uri, "wrong number of mask-video frames",
+                                   f"num_frames is {num_frames}, the video has "
+                                   f"{'fewer' if frame is _END else 'more'}")
+            shape = shape or frame.shape
+            if frame.shape != shape:
+                raise _SampleError(side, uri, "mask-video frame size differs from the GT's",
+                                   f"frame {t} is {frame.shape[1]}x{frame.shape[0]}, "
+                                   f"expected {shape[1]}x{shape[0]}")
+        seen = t + 1
+        if in_both[t]:
+            if len(frames) == 2:
+                i, g, p = overlap_counts(xp, frames[0], frames[1])
+            else:
+                i, g, p = 0, int(np.count_nonzero(frames[0])), 0
+            ious.append(float(metrics.per_sample_iou(i, p, g)))
+    if seen < num_frames:
+        raise _SampleError("gt", gt_uri, "wrong number of mask-video frames",
+                           f"num_frames is {num_frames}, the video has {seen}")
+    return mean_from_units(exact_sum_units(ious), union) if union else 0.0
+
+
+def _frames(side: str, uri: str, ctx: Context):
+    """Frames of one mask video; a decoding problem becomes a _SampleError of that side."""
+    try:
+        yield from mask_frames(open_file(uri, ctx.storage_options), ctx.options["max_pixels"])
+    except MediaError as e:
+        raise _SampleError(side, uri, "unreadable mask video", str(e)) from None
