@@ -34,15 +34,18 @@ def png_header(data: bytes) -> tuple[int, int, int, int]:
 def _png_mask(data: bytes, max_pixels: int) -> np.ndarray:
     width, height, depth, colour = png_header(data)
     _check_pixels(width * height, max_pixels)
+    if colour == 4 and depth == 16:
+        raise MediaError("16-bit gray+alpha PNG is not supported (save the mask as 16-bit gray)")
     try:
-        pixels = pyspng.load(data)
+        # gray+alpha comes out of libspng as RGB (gray repeated), which thresholds identically
+        pixels = pyspng.load(data, "RGB" if colour == 4 else None)
     except Exception as e:  # libspng reports corrupt/truncated data with assorted exceptions
         raise MediaError(f"corrupt PNG: {e}") from None
     if pixels.ndim == 2:
         return pixels > 127  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
-    if colour in (0, 4):  # gray (16-bit arrives with an alpha channel) or gray + alpha
-        return pixels[:, :, 0] > (32767 if depth == 16 else 127)
-    # RGB, RGBA or palette: mean of the colour channels > half scale, in integers
+    if colour == 0:  # 16-bit gray arrives with an alpha channel
+        return pixels[:, :, 0] > 32767
+    # RGB, RGBA, palette or gray+alpha: mean of the colour channels > half scale, in integers
     limit = 3 * 32767 if depth == 16 else 3 * 127
     return pixels[:, :, :3].sum(axis=2, dtype=np.uint32) > limit
 
