@@ -15,6 +15,7 @@ import time
 import av
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv  # noqa: F401  (pa.csv)
 import pyarrow.parquet as pq
 import soundfile
 from PIL import Image
@@ -69,8 +70,9 @@ def write_mask_video(path: str, frames: list[np.ndarray]) -> None:
         out.mux(stream.encode(None))
 
 
-def write_manifest(path: str, rows: list[dict]) -> None:
+def write_manifest(path, rows: list[dict]) -> None:
     """Rows as .parquet, .csv (lists as JSON text) or .jsonl, by extension."""
+    path = str(path)
     if path.endswith(".jsonl"):
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)

@@ -1,0 +1,1 @@
+"""Benchmark harness of raydeval: workload generators (`bench.generate`) and the harness (`bench.harness`)."""

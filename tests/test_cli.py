@@ -1,0 +1,67 @@
+"""The command line: demo, tasks, eval output and validate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from raydeval.cli import main
+from tests import gen
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "raydeval.cli", "demo", "--samples", "24", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("image", "video", "audio"):
+        result = json.loads((tmp_path / "results" / f"{name}.json").read_text())
+        assert result["schema"] == "raydeval.result/1" and result["counts"]["samples"] == 24
+    assert "macro_f1" in proc.stdout and "mviou" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_tasks_lists_metrics_and_conventions(capsys):
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    for word in ("openmmsec-image", "openmmsec-video", "openmmsec-audio", "pixel_f1", "mviou",
+                 "authentic_policy", "real_video_policy"):
+        assert word in out
+
+
+def test_eval_writes_result_file_and_table(ray_local, tmp_path, capsys):
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 7)
+    out = tmp_path / "res" / "r.json"
+    assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result) >= {"schema", "task", "metrics", "counts", "conventions", "inputs", "run"}
+    assert result["inputs"]["gt"]["rows"] == 14 and len(result["inputs"]["gt"]["sha256"]) == 64
+    assert result["conventions"]["weights"] == {"macro_f1": 0.5, "pixel_f1": 0.5}
+    assert f"{result['metrics']['macro_f1']:.6f}" in printed
+    assert [p for p in os.listdir(out.parent) if p != "r.json"] == []
+
+
+def test_storage_options_never_reach_the_result(ray_local, tmp_path, capsys):
+    gt, pred, *_ = gen.audio_benchmark(str(tmp_path), 8)
+    assert main(["eval", "openmmsec-audio", "--gt", gt, "--pred", pred, "--json", "--quiet",
+                 "--storage-option", "secret=hunter2"]) == 0
+    assert "hunter2" not in capsys.readouterr().out
+
+
+def test_validate_checks_manifests_without_ray(tmp_path, capsys):
+    gt, pred, *_ = gen.video_benchmark(str(tmp_path), 9)
+    assert main(["validate", "openmmsec-video", "--gt", gt, "--pred", pred]) == 0
+    assert "ok: 10 samples" in capsys.readouterr().out
+
+
+def test_validate_decode_reports_audio(ray_local, tmp_path, capsys):
+    from raydeval.demo import make_audio_benchmark
+    import numpy as np
+    gt, pred = make_audio_benchmark(str(tmp_path), 6, np.random.default_rng(0))
+    assert main(["validate", "openmmsec-audio", "--gt", gt, "--pred", pred, "--decode", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "audio_files" in out and "sample_rate_16000" in out
