@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import raydeval
+from raydeval.errors import InputError
 from raydeval.engine.run import Progress, ensure_ray, evaluate_table
 from raydeval.engine.shards import auto_shard_size
 from raydeval.io.manifest import read_manifest
@@ -34,6 +35,8 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
     options = task.options(**conventions)
     gt = read_manifest(gt_uri, settings.storage_options)
     pred = read_manifest(pred_uri, settings.storage_options)
+    if gt.rows == 0:
+        raise InputError(f"{gt.uri}: the GT manifest has no rows")
     return task, options, gt, pred, task.prepare(gt, pred, options)
 
 

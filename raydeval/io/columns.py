@@ -59,7 +59,7 @@ def labels(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.
         good = np.array([v in ("0", "1") for v in values], dtype=bool)
         out = np.array([v == "1" for v in values], dtype=np.int8)
     elif pa.types.is_integer(col.type) or pa.types.is_boolean(col.type) or pa.types.is_floating(col.type):
-        raw = col.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls -> nan
+        raw = col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # nulls -> nan
         good = (raw == 0) | (raw == 1)
         out = (raw == 1).astype(np.int8)
     else:
@@ -70,13 +70,7 @@ def labels(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.
 
 def scores(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.ndarray:
     """Finite float64 scores in [0, 1]."""
-    col = _column(m, name)
-    if _text(col):
-        out = np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
-    elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    else:
-        raise InputError(f"{m.uri}, column `{name}`: expected numbers in [0, 1], got {col.type}")
+    out = _numbers(m, name, "numbers in [0, 1]")
     with np.errstate(invalid="ignore"):
         bad = ~((out >= 0.0) & (out <= 1.0))  # NaN, inf, nulls and out-of-range alike
     _report(m, name, "expected a finite number in [0, 1] (NaN, inf, empty or out of range)",
@@ -86,17 +80,21 @@ def scores(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.
 
 def positive_ints(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.ndarray:
     """Integers > 0 (e.g. `num_frames`)."""
-    col = _column(m, name)
-    if _text(col):
-        out = np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
-    elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    else:
-        raise InputError(f"{m.uri}, column `{name}`: expected integers, got {col.type}")
+    out = _numbers(m, name, "integers")
     with np.errstate(invalid="ignore"):
         bad = ~((out > 0) & (out == np.floor(out)) & (out < 2**53))
     _report(m, name, "expected an integer > 0", row_ids, bad, problems)
     return np.where(bad, 1, out).astype(np.int64)
+
+
+def _numbers(m: Manifest, name: str, expected: str) -> np.ndarray:
+    """A numeric or numeric-text column as float64; nulls and unparsable text become NaN."""
+    col = _column(m, name)
+    if _text(col):
+        return np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        return col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    raise InputError(f"{m.uri}, column `{name}`: expected {expected}, got {col.type}")
 
 
 def uris(m: Manifest, name: str) -> list[str | None]:
