@@ -95,8 +95,8 @@ def _conventions(args) -> dict:
 def _settings(args):
     from raydeval.evaluate import RunSettings
 
-    if args.workers < 0 or args.shard_size < 0:
-        raise InputError("--workers and --shard-size must be positive")
+    if args.workers < 0 or args.shard_size < 0 or (args.max_pixels is not None and args.max_pixels <= 0):
+        raise InputError("--workers, --shard-size and --max-pixels must be positive")
     return RunSettings(address=args.address, workers=args.workers, shard_size=args.shard_size,
                        device=args.device, storage_options=dict(args.storage_option),
                        progress=not args.quiet)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def merged(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted union of intervals (overlapping or touching ones joined)."""
@@ -25,21 +23,20 @@ def total(pairs: list[tuple[int, int]]) -> int:
     return sum(end - start for start, end in pairs)
 
 
-def overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
-    """|A ∩ B| in frames for two sorted disjoint interval lists."""
-    i = j = inter = 0
+def intersection(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A ∩ B of two sorted disjoint interval lists, sorted and disjoint."""
+    out, i, j = [], 0, 0
     while i < len(a) and j < len(b):
-        inter += max(0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start < end:
+            out.append((start, end))
         if a[i][1] < b[j][1]:
             i += 1
         else:
             j += 1
-    return inter
-
-
-def frame_mask(pairs: list[tuple[int, int]], num_frames: int) -> np.ndarray:
-    """Boolean per-frame membership."""
-    out = np.zeros(num_frames, dtype=bool)
-    for start, end in pairs:
-        out[start:end] = True
     return out
+
+
+def overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
+    """|A ∩ B| in frames for two sorted disjoint interval lists."""
+    return total(intersection(a, b))

@@ -364,6 +364,20 @@ def _nonexistent(b: Bench) -> None:
     b.gt_uri = str(b.root / "no-such-gt.parquet")
 
 
+def _csv_ragged_row(b: Bench) -> None:
+    b.gt_bytes = csv_text([["id", "label", "audio"]] + [[r["id"], str(r["label"]), r["audio"]] for r in b.gt]
+                          + [["aud-09", "1", "wav/aud-00.wav", "surplus"]]).encode()
+
+
+def _gz_not_gzip(b: Bench) -> None:
+    b.gt_name = "gt.csv.gz"  # plain CSV text under a .gz name
+    b.gt_bytes = csv_text([["id", "label"]] + [[r["id"], str(r["label"])] for r in b.gt]).encode()
+
+
+def _jsonl_mixed_types(b: Bench) -> None:
+    b.row("gt", "vid-02")["label"] = "zero"
+
+
 def _zip_escape(b: Bench) -> None:
     """A zipped submission whose mask entry points outside the archive (a file that exists there)."""
     pred = [dict(r, mask=None) for r in b.pred]
@@ -374,6 +388,10 @@ def _zip_escape(b: Bench) -> None:
         z.write(b.root / "pred.csv", "pred.csv")
     b.pred_uri = f"zip://pred.csv::{b.root / 'sub.zip'}"
 
+
+
+def _truncated_npy(b: Bench) -> None:
+    truncate(b.path("masks/img-01.npy"), 0.7)  # header intact, pixel data cut
 
 
 def _corrupt_gt_png(b: Bench) -> None:
@@ -461,6 +479,15 @@ def _video_not_a_video(b: Bench) -> None:
     b.path("sub/vid-00.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + b"garbage" * 20)
 
 
+def _no_video_stream(b: Bench) -> None:
+    soundfile.write(str(b.path("sub/vid-00.mkv")), np.zeros(800, np.float32), 16000, format="WAV")
+
+
+def _huge_num_frames(b: Bench) -> None:
+    """num_frames of 10^13 for a video whose mask videos have 8 frames: a frame-count mismatch."""
+    b.row("gt", "vid-00")["num_frames"] = 10**13
+
+
 def _missing_mask_video(b: Bench) -> None:
     b.path("masks/vid-00.mkv").unlink()
 
@@ -507,15 +534,16 @@ MANIFEST_CASES = [
          (r"gt\.jsonl", "fake_frames"), names_ids=False),
     Case("pred-no-label-no-score", AUDIO, _drop_column("pred", "score"), (r"pred\.parquet", "score"),
          names_ids=False),
-    Case("csv-duplicate-column", AUDIO, _duplicate_column_csv, (r"gt\.csv", "label"), names_ids=False,
-         xfail="duplicate column names reach `table.column(name)`, whose KeyError is an internal error"),
+    Case("csv-duplicate-column", AUDIO, _duplicate_column_csv, (r"gt\.csv", "label"), names_ids=False),
     # files
+    Case("csv-ragged-row", AUDIO, _csv_ragged_row, (r"gt\.csv",), names_ids=False),
+    Case("gz-not-gzip", AUDIO, _gz_not_gzip, (r"gt\.csv\.gz",), names_ids=False),
+    Case("jsonl-mixed-types", VIDEO, _jsonl_mixed_types, (r"gt\.jsonl",), names_ids=False),
     Case("non-utf8-csv-cell", IMAGE, _non_utf8_csv, (r"pred\.csv", "utf-?8"), names_ids=False),
     Case("non-utf8-csv-header", AUDIO, _non_utf8_header, (r"gt\.csv", "utf-?8"), names_ids=False),
     Case("malformed-jsonl", VIDEO, _malformed_jsonl, (r"pred\.jsonl",), names_ids=False),
     Case("empty-csv", AUDIO, _empty_csv, (r"gt\.csv",), names_ids=False),
-    Case("header-only-gt", AUDIO, _header_only_gt, (r"gt\.csv", "no (rows|samples)|empty"), names_ids=False,
-         xfail="a GT manifest with no rows is not rejected; finalize fails with KeyError (internal error)"),
+    Case("header-only-gt", AUDIO, _header_only_gt, (r"gt\.csv", "no (rows|samples)|empty"), names_ids=False),
     Case("parquet-not-parquet", AUDIO, _not_parquet, (r"pred\.parquet",), names_ids=False),
     Case("unknown-extension", IMAGE, _wrong_extension, (r"pred\.txt", "format"), names_ids=False),
     Case("nonexistent-manifest", IMAGE, _nonexistent, (r"no-such-gt\.parquet",), names_ids=False),
@@ -533,12 +561,10 @@ MEDIA_CASES = [
     Case("not-a-mask-file", IMAGE, _not_a_mask, ("img-00", r"img-00\.png")),
     Case("mask-over-max-pixels", IMAGE, _max_pixels, ("img-01", r"img-01\.png", "max-pixels")),
     Case("real-image-nonempty-gt-mask", IMAGE, _real_with_gt_mask, ("img-03", r"gt\.parquet", "real")),
+    Case("truncated-npy", IMAGE, _truncated_npy, ("img-01", r"masks/img-01\.npy")),
     Case("missing-gt-mask-file", IMAGE, _missing_gt_mask_file, ("img-01", r"masks/img-01\.npy")),
     Case("missing-pred-mask-file", IMAGE, _missing_pred_mask_file, ("img-00", r"no-such-mask\.png")),
-    Case("zip-entry-escapes-archive", IMAGE, _zip_escape, ("img-00", r"outside\.png"),
-         xfail="Manifest.resolve joins media paths onto the whole chained URL: "
-               "zip://pred.csv::/dir/../../outside.png opens a file outside the archive as a zip, "
-               "and zipfile.BadZipFile escapes read_bytes (internal error)"),
+    Case("zip-entry-escapes-archive", IMAGE, _zip_escape, ("img-00", r"outside\.png")),
     # mask videos
     Case("truncated-mkv", VIDEO, _truncated_mkv, ("vid-00", r"masks/vid-00\.mkv")),
     Case("pred-video-too-few-frames", VIDEO, _pred_video_frames, ("vid-00", r"sub/vid-00\.mkv", "frames")),
@@ -546,6 +572,8 @@ MEDIA_CASES = [
     Case("video-frame-size-mismatch", VIDEO, _video_size_mismatch, ("vid-00", r"sub/vid-00\.mkv", "8x8")),
     Case("video-over-max-pixels", VIDEO, _video_max_pixels, ("vid-00", r"sub/vid-00\.mkv", "max-pixels")),
     Case("not-a-video", VIDEO, _video_not_a_video, ("vid-00", r"sub/vid-00\.mkv")),
+    Case("mask-video-without-video-stream", VIDEO, _no_video_stream, ("vid-00", r"sub/vid-00\.mkv")),
+    Case("num-frames-huge-with-mask-video", VIDEO, _huge_num_frames, ("vid-00", r"masks/vid-00\.mkv", "frames")),
     Case("missing-mask-video", VIDEO, _missing_mask_video, ("vid-00", r"masks/vid-00\.mkv")),
 ]
 
@@ -577,7 +605,7 @@ def run_case(case: Case, tmp_path: Path, capsys) -> None:
     out_dir.mkdir()
     out = out_dir / "result.json"
     argv = bench.argv(out)
-    if case.media:
+    if case.media:  # one shard: one actor to start per case (test_bad_media_merged covers many)
         argv += ["--workers", "2", "--shard-size", "8"]
     capsys.readouterr()
     rc = main(argv)
@@ -590,14 +618,67 @@ for _c in MEDIA_CASES:
     _c.media = True
 
 
+def _no_ray(*args, **kwargs):
+    raise RuntimeError("test: a manifest-level problem was not found before starting Ray")
+
+
 @pytest.mark.parametrize("case", _params(MANIFEST_CASES))
-def test_bad_manifest(case: Case, tmp_path: Path, capsys) -> None:
+def test_bad_manifest(case: Case, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("raydeval.evaluate.ensure_ray", _no_ray)
     run_case(case, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("case", _params(MEDIA_CASES))
 def test_bad_media(case: Case, tmp_path: Path, capsys, ray_local) -> None:
     run_case(case, tmp_path, capsys)
+
+
+def test_bad_media_merged(tmp_path: Path, capsys, ray_local) -> None:
+    """Problems found by different workers in different shards: all ids, one line per kind."""
+    bench = image_bench(tmp_path / "bench")
+    _corrupt_gt_png(bench)  # img-00
+    _shape_mismatch(bench)  # img-01
+    write_mask(str(bench.path("masks/img-03.png")), square())  # img-03: real, non-empty GT mask
+    bench.row("gt", "img-03")["mask"] = "masks/img-03.png"
+    bench.row("pred", "img-02")["mask"] = "missing.png"  # img-02: predicted mask file missing
+    write_mask(str(bench.path("masks/img-02.png")), square())
+    bench.row("gt", "img-02")["mask"] = "masks/img-02.png"
+    out = tmp_path / "out" / "result.json"
+    rc = main(bench.argv(out) + ["--workers", "2", "--shard-size", "1"])
+    err = capsys.readouterr().err
+    check_rejected(rc, err, out, ("img-00", "img-01", "img-02", "img-03", r"masks/img-00\.png",
+                                  r"missing\.png", "16x12"), INTACT[IMAGE])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 3, err  # one per kind: unreadable GT mask, unusable prediction (2 ids), real image
+
+
+def test_zip_submission_with_masks_is_valid(tmp_path: Path, capsys, ray_local) -> None:
+    """Control for zip-entry-escapes-archive: masks inside a zipped submission are found."""
+    bench = image_bench(tmp_path / "bench")
+    write_rows(bench.root / "pred.csv", bench.pred)
+    with zipfile.ZipFile(bench.root / "sub.zip", "w") as z:
+        z.write(bench.root / "pred.csv", "pred.csv")
+        for r in bench.pred:
+            if r["mask"]:
+                z.write(bench.path(f"sub/{r['mask']}"), r["mask"])
+    for r in bench.pred:  # only the archive holds the predicted masks
+        if r["mask"]:
+            bench.path(f"sub/{r['mask']}").unlink()
+    bench.pred_uri = f"zip://pred.csv::{bench.root / 'sub.zip'}"
+    out = tmp_path / "out" / "result.json"
+    rc = main(bench.argv(out) + ["--workers", "2", "--shard-size", "8"])
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads(out.read_text())["counts"]["pixel_images"] == 3
+
+
+def test_pickle_trap_is_armed(tmp_path: Path) -> None:
+    """The pickled-npy case proves something: loading its file with pickles allowed sets the marker."""
+    marker = tmp_path / "UNPICKLED"
+    trap = np.empty((2, 2), dtype=object)
+    trap[:] = PickleTrap(str(marker))
+    np.save(tmp_path / "trap.npy", trap, allow_pickle=True)
+    np.load(tmp_path / "trap.npy", allow_pickle=True)
+    assert marker.exists()
 
 
 def test_corpus_size() -> None:
@@ -619,7 +700,8 @@ def test_valid_bench_passes(task: str, tmp_path: Path, capsys, ray_local) -> Non
 
 @pytest.mark.parametrize("typo, suggestion", [("openmmsec-imgae", IMAGE), ("openmmsec_video", VIDEO),
                                               ("audio", AUDIO)])
-def test_unknown_task_did_you_mean(typo: str, suggestion: str, tmp_path: Path, capsys) -> None:
+def test_unknown_task_did_you_mean(typo: str, suggestion: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("raydeval.evaluate.ensure_ray", _no_ray)
     bench = BENCHES[suggestion](tmp_path / "bench")
     out = tmp_path / "out" / "result.json"
     rc = main(bench.argv(out, task=typo))
@@ -631,10 +713,14 @@ def test_unknown_task_did_you_mean(typo: str, suggestion: str, tmp_path: Path, c
     (["--workers", "-1"], ("--workers",)),
     (["--missing", "sometimes"], ("--missing", "sometimes")),
     (["--max-pixels", "many"], ("--max-pixels",)),
+    (["--weights", "0.5"], ("weights",)),
+    (["--weights", "half,half"], ("--weights",)),
+    (["--storage-option", "anon"], ("--storage-option",)),
 ])
-def test_bad_usage(extra: list[str], expect: tuple[str, ...], tmp_path: Path, capsys) -> None:
+def test_bad_usage(extra: list[str], expect: tuple[str, ...], tmp_path: Path, capsys, monkeypatch) -> None:
     bench = image_bench(tmp_path / "bench")
     out = tmp_path / "out" / "result.json"
+    monkeypatch.setattr("raydeval.evaluate.ensure_ray", _no_ray)
     rc = main(bench.argv(out) + extra)
     err = capsys.readouterr().err
     check_rejected(rc, err, out, expect, None)

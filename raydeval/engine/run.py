@@ -59,17 +59,19 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
         for _ in range(IN_FLIGHT_PER_WORKER):
             submit(actor)
     state, problems = State(), Problems()
-    while pending:
-        (ref,), _ = ray.wait(list(pending), num_returns=1)
-        actor, rows = pending.pop(ref)
-        _, shard_state, shard_problems = ray.get(ref)
-        state = state.merge(shard_state)
-        problems.merge(shard_problems)
-        submit(actor)
-        if progress:
-            progress.update(rows)
-    for actor in pool:
-        ray.kill(actor)
+    try:
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            actor, rows = pending.pop(ref)
+            _, shard_state, shard_problems = ray.get(ref)
+            state = state.merge(shard_state)
+            problems.merge(shard_problems)
+            submit(actor)
+            if progress:
+                progress.update(rows)
+    finally:
+        for actor in pool:
+            ray.kill(actor)
     return state, problems, total
 
 

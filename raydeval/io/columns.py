@@ -97,14 +97,24 @@ def _numbers(m: Manifest, name: str, expected: str) -> np.ndarray:
     raise InputError(f"{m.uri}, column `{name}`: expected {expected}, got {col.type}")
 
 
-def uris(m: Manifest, name: str) -> list[str | None]:
+def uris(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> list[str | None]:
     """Media references resolved against the manifest's location; null stays None."""
+    if not has(m, name):
+        return [None] * m.rows
     col = _column(m, name)
     if pa.types.is_null(col.type):
         return [None] * len(col)
     if not _text(col):
         raise InputError(f"{m.uri}, column `{name}`: expected file paths or URLs, got {col.type}")
-    return [None if v is None or v == "" else m.resolve(v) for v in col.to_pylist()]
+    out, escaping = [], []
+    for sample_id, value in zip(row_ids.to_pylist(), col.to_pylist()):
+        try:
+            out.append(None if value is None or value == "" else m.resolve(value))
+        except ValueError as e:
+            out.append(None)
+            escaping.append(f"{sample_id} ({e})")
+    problems.add(m.uri, name, "media path outside the zip archive", escaping)
+    return out
 
 
 def intervals(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> list[list[tuple[int, int]]]:

@@ -33,9 +33,20 @@ class Manifest:
         return self.table.num_rows
 
     def resolve(self, path: str) -> str:
-        """A media path as a URL: absolute paths and URLs as given, others relative to the manifest."""
+        """A media path as a URL: absolute paths and URLs as given, others relative to the manifest.
+
+        Inside a chained URL (`zip://member::archive.zip`) the path is relative to the member and
+        must stay inside the archive (ValueError otherwise).
+        """
         if "://" in path or path.startswith("/"):
             return path
+        head, chained, rest = self.uri.partition("::")
+        if chained:
+            protocol, _, member = head.partition("://")
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(member), path))
+            if joined.startswith(("../", "/")) or joined == "..":
+                raise ValueError(f"{path} escapes the archive")
+            return f"{protocol}://{joined}::{rest}"
         return posixpath.join(posixpath.dirname(self.uri), path) if "/" in self.uri else path
 
 
@@ -67,6 +78,9 @@ def read_manifest(uri: str, storage_options: dict | None = None) -> Manifest:
         table = _PARSERS[fmt](data)
     except (pa.ArrowInvalid, ValueError, OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError(f"{uri}: cannot parse {fmt[1:].upper()} manifest: {_first_line(e)}") from None
+    repeated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{uri}: duplicate column name(s) {', '.join(f'`{n}`' for n in repeated)}")
     return Manifest(uri, table, sha256)
 
 

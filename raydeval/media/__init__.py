@@ -15,8 +15,8 @@ def read_bytes(uri: str, storage_options: dict) -> bytes:
                 return f.read()
         with fsspec.open(uri, "rb", **storage_options) as f:
             return f.read()
-    except (OSError, ValueError) as e:
-        raise MediaError(f"cannot read: {e.strerror or e}" if isinstance(e, OSError) else str(e)) from None
+    except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, ...)
+        raise MediaError(f"cannot read: {e.strerror or e}" if isinstance(e, OSError) else f"cannot read: {e}") from None
 
 
 def open_file(uri: str, storage_options: dict):
@@ -27,5 +27,5 @@ def open_file(uri: str, storage_options: dict):
         return uri
     try:
         return fsspec.open(uri, "rb", **storage_options).open()
-    except (OSError, ValueError) as e:
+    except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, ...)
         raise MediaError(f"cannot open: {e}") from None

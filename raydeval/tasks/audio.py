@@ -26,10 +26,10 @@ class AudioTask(Task):
 
     def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
         problems = Problems()
-        out = joined_labels(gt, pred, options, problems)
+        out, _ = joined_labels(gt, pred, options, problems)
         out.pop("pred_row")
         if columns.has(gt, "audio"):
-            out["audio"] = columns.uris(gt, "audio")
+            out["audio"] = columns.uris(gt, "audio", out["id"], problems)
         problems.raise_if_any()
         return pa.table(out)
 

@@ -96,11 +96,11 @@ class Task:
 
 
 def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problems,
-                  pred_columns: tuple[str, ...] = ()) -> dict:
-    """The columns every task needs, joined on `id` in GT order.
+                  pred_columns: tuple[str, ...] = ()) -> tuple[dict, pa.Array]:
+    """The columns every task needs, joined on `id` in GT order, and the prediction ids.
 
-    Returns `id`, `gt_label`, `pred_label`, optional `pred_score`, the pred row index of each
-    GT row (`pred_row`, -1 where missing) and the GT-side `pred_present` mask.
+    The columns are `id`, `gt_label`, `pred_label`, optional `pred_score` and the prediction
+    row of each GT row (`pred_row`, -1 where missing).
     """
     gt_ids = columns.ids(gt, problems)
     pred_ids = columns.ids(pred, problems)
@@ -136,7 +136,7 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
     }
     if score is not None:
         out["pred_score"] = np.where(present, score[take] if len(score) else 0.0, 0.0)
-    return out
+    return out, pred_ids
 
 
 def take_pred(values: list, pred_row: np.ndarray, empty=None) -> list:

@@ -35,11 +35,9 @@ class ImageTask(Task):
 
     def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
         problems = Problems()
-        out = joined_labels(gt, pred, options, problems)
-        gt_mask = columns.uris(gt, "mask") if columns.has(gt, "mask") else [None] * gt.rows
-        pred_mask = columns.uris(pred, "mask") if columns.has(pred, "mask") else [None] * pred.rows
-        out["gt_mask"] = gt_mask
-        out["pred_mask"] = take_pred(pred_mask, out.pop("pred_row"))
+        out, pred_ids = joined_labels(gt, pred, options, problems)
+        out["gt_mask"] = columns.uris(gt, "mask", out["id"], problems)
+        out["pred_mask"] = take_pred(columns.uris(pred, "mask", pred_ids, problems), out.pop("pred_row"))
         problems.raise_if_any()
         return pa.table(out)
 

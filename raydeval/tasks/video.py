@@ -37,7 +37,7 @@ class VideoTask(Task):
 
     def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
         problems = Problems()
-        out = joined_labels(gt, pred, options, problems)
+        out, pred_ids = joined_labels(gt, pred, options, problems)
         columns.require(gt, "num_frames", "fake_frames")
         num_frames = columns.positive_ints(gt, "num_frames", out["id"], problems)
         gt_frames = columns.intervals(gt, "fake_frames", out["id"], problems)
@@ -54,17 +54,15 @@ class VideoTask(Task):
         problems.add(gt.uri, "fake_frames", "interval beyond num_frames", beyond)
         problems.add(gt.uri, "fake_frames", "real video with fake frames", real_with_frames)
 
-        pred_ids = pa.array(pred.table.column("id").to_pylist(), pa.string())
         pred_frames = (columns.intervals(pred, "fake_frames", pred_ids, problems)
                        if columns.has(pred, "fake_frames") else [[]] * pred.rows)
         pred_frames = take_pred([intervals.merged(p) for p in pred_frames], out["pred_row"], [])
         beyond = [i for i, p, n in zip(out["id"].to_pylist(), pred_frames, num_frames.tolist())
                   if p and p[-1][1] > n]
         problems.add(pred.uri, "fake_frames", "interval beyond the video's num_frames", beyond)
-        pred_mask = columns.uris(pred, "mask") if columns.has(pred, "mask") else [None] * pred.rows
         out.update(num_frames=num_frames, gt_frames=gt_frames, pred_frames=pred_frames,
-                   gt_mask=columns.uris(gt, "mask") if columns.has(gt, "mask") else [None] * gt.rows,
-                   pred_mask=take_pred(pred_mask, out.pop("pred_row")))
+                   gt_mask=columns.uris(gt, "mask", out["id"], problems),
+                   pred_mask=take_pred(columns.uris(pred, "mask", pred_ids, problems), out.pop("pred_row")))
         problems.raise_if_any()
         return pa.table(out)
 
@@ -137,8 +135,9 @@ _END = object()
 
 def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float:
     """vIoU = (Σ_{t ∈ P∩G} IoU_t) / |P ∪ G| from the two mask videos, one rounding."""
-    in_both = intervals.frame_mask(truth, num_frames) & intervals.frame_mask(guess, num_frames)
-    union = intervals.total(truth) + intervals.total(guess) - int(in_both.sum())
+    both = intervals.intersection(truth, guess)
+    union = intervals.total(truth) + intervals.total(guess) - intervals.total(both)
+    next_pair = 0
     sides = [("gt", gt_uri)] + ([("pred", pred_uri)] if pred_uri is not None else [])
     streams = [_frames(side, uri, ctx) for side, uri in sides]
     ious, shape, seen = [], None, 0
@@ -154,7 +153,9 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
                                    f"frame {t} is {frame.shape[1]}x{frame.shape[0]}, "
                                    f"expected {shape[1]}x{shape[0]}")
         seen = t + 1
-        if in_both[t]:
+        while next_pair < len(both) and both[next_pair][1] <= t:
+            next_pair += 1
+        if next_pair < len(both) and both[next_pair][0] <= t:
             if len(frames) == 2:
                 i, g, p = overlap_counts(xp, frames[0], frames[1])
             else:
