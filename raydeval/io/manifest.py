@@ -35,19 +35,21 @@ class Manifest:
     def resolve(self, path: str) -> str:
         """A media path as a URL: absolute paths and URLs as given, others relative to the manifest.
 
-        Inside a chained URL (`zip://member::archive.zip`) the path is relative to the member and
-        must stay inside the archive (ValueError otherwise).
+        Relative paths are URL-joined for remote manifests (`..` resolved). Inside a chained URL
+        (`zip://member::archive.zip`) they are relative to the member and must stay inside the
+        archive (ValueError otherwise).
         """
         if "://" in path or path.startswith("/"):
             return path
         head, chained, rest = self.uri.partition("::")
-        if chained:
-            protocol, _, member = head.partition("://")
-            joined = posixpath.normpath(posixpath.join(posixpath.dirname(member), path))
-            if joined.startswith(("../", "/")) or joined == "..":
-                raise ValueError(f"{path} escapes the archive")
-            return f"{protocol}://{joined}::{rest}"
-        return posixpath.join(posixpath.dirname(self.uri), path) if "/" in self.uri else path
+        protocol, sep, base = head.rpartition("://")
+        joined = posixpath.join(posixpath.dirname(base), path)
+        if not sep:
+            return joined
+        joined = posixpath.normpath(joined)
+        if chained and (joined == ".." or joined.startswith(("../", "/"))):
+            raise ValueError(f"{path} escapes the archive")
+        return f"{protocol}://{joined}{chained}{rest}"
 
 
 def split_format(uri: str) -> tuple[str, str | None]:

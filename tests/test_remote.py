@@ -1,0 +1,105 @@
+"""Inputs from a real S3 endpoint (moto's server on 127.0.0.1) and a real multi-node Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from raydeval.evaluate import RunSettings, evaluate
+from tests import gen, oracle
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server on a free loopback port, with dummy credentials."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield {"endpoint_url": url, "key": "testing", "secret": "testing-secret"}
+    proc.terminate()
+    proc.wait(10)
+
+
+def _upload(fs, local_root: str, bucket_root: str) -> None:
+    for folder, _, files in os.walk(local_root):
+        for name in files:
+            local = os.path.join(folder, name)
+            fs.put_file(local, f"{bucket_root}/{os.path.relpath(local, local_root)}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["openmmsec-image", "openmmsec-video"])
+def test_s3_manifests_and_media(ray_local, tmp_path, s3_endpoint, task):
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_endpoint)
+    bucket = f"bench-{task.split('-')[1]}"
+    fs.mkdir(bucket)
+    gt, pred, gt_rows, pred_rows = gen.BENCHMARKS[task](str(tmp_path), 400, n=8)
+    _upload(fs, str(tmp_path), f"{bucket}/openmmsec")
+    to_s3 = lambda p: f"s3://{bucket}/openmmsec/{os.path.relpath(p, tmp_path)}"
+    settings = RunSettings(workers=2, storage_options=dict(s3_endpoint), progress=False)
+    result = evaluate(task, to_s3(gt), to_s3(pred), {}, settings)
+    expected = {"openmmsec-image": oracle.oracle_image, "openmmsec-video": oracle.oracle_video}[task](
+        gt_rows, pred_rows)
+    expected.pop("counts")
+    assert result["metrics"] == expected
+    assert result["inputs"]["gt"]["uri"].startswith("s3://")
+    assert "testing-secret" not in json.dumps(result)
+
+
+def test_gzip_manifests(ray_local, tmp_path):
+    import gzip
+    import shutil
+
+    gt, pred, gt_rows, pred_rows = gen.audio_benchmark(str(tmp_path), 401)
+    for path in (gt, pred):
+        with open(path, "rb") as src, gzip.open(path + ".gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    result = evaluate("openmmsec-audio", gt + ".gz", pred + ".gz", {}, RunSettings(workers=2, progress=False))
+    expected = oracle.oracle_audio(gt_rows, pred_rows)
+    expected.pop("counts")
+    assert result["metrics"] == expected
+
+
+@pytest.mark.slow
+def test_joins_a_multi_node_cluster(tmp_path):
+    """`--address` joins a running two-node cluster; the result equals the embedded run's."""
+    from ray.cluster_utils import Cluster
+
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 402, n=10)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    address = cluster.address
+    try:
+        out = tmp_path / "cluster.json"
+        proc = subprocess.run([sys.executable, "-m", "raydeval.cli", "eval", "openmmsec-image", "--gt", gt,
+                               "--pred", pred, "--address", address, "--shard-size", "3",
+                               "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        cluster.shutdown()
+    clustered = json.loads(out.read_text())
+    assert clustered["run"]["ray"] == address and clustered["run"]["workers"] == 2
+    local = evaluate("openmmsec-image", gt, pred, {}, RunSettings(workers=1, shard_size=10, progress=False))
+    assert clustered["metrics"] == local["metrics"] and clustered["counts"] == local["counts"]
