@@ -47,7 +47,8 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
     """Merged state and problems of all shards of `table`, and the number of shards."""
     total = shard_count(table.num_rows, shard_size)
     pool = [ShardWorker.remote(task_name, ctx) for _ in range(max(1, min(workers, total)))]
-    shards = enumerate(iter_shards(table, shard_size))
+    needed = get_task(task_name).shard_columns(table, ctx)
+    shards = enumerate(iter_shards(table.select(needed), shard_size))
     pending: dict = {}
 
     def submit(actor) -> None:

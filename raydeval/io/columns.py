@@ -55,9 +55,8 @@ def labels(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.
     """0/1 labels as int8; anything else (2, 0.5, "yes", empty) is reported."""
     col = _column(m, name)
     if _text(col):
-        values = col.to_pylist()
-        good = np.array([v in ("0", "1") for v in values], dtype=bool)
-        out = np.array([v == "1" for v in values], dtype=np.int8)
+        good = pc.fill_null(pc.is_in(col, value_set=pa.array(["0", "1"])), False).to_numpy(zero_copy_only=False)
+        out = pc.fill_null(pc.equal(col, "1"), False).to_numpy(zero_copy_only=False).astype(np.int8)
     elif pa.types.is_integer(col.type) or pa.types.is_boolean(col.type) or pa.types.is_floating(col.type):
         raw = col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # nulls -> nan
         good = (raw == 0) | (raw == 1)
@@ -91,7 +90,10 @@ def _numbers(m: Manifest, name: str, expected: str) -> np.ndarray:
     """A numeric or numeric-text column as float64; nulls and unparsable text become NaN."""
     col = _column(m, name)
     if _text(col):
-        return np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
+        try:
+            col = pc.cast(col, pa.float64())  # fast path: every non-null cell parses
+        except pa.ArrowInvalid:
+            return np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         return col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     raise InputError(f"{m.uri}, column `{name}`: expected {expected}, got {col.type}")

@@ -33,6 +33,11 @@ class AudioTask(Task):
         problems.raise_if_any()
         return pa.table(out)
 
+    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
+        if ctx.decode_only:
+            return table.column_names
+        return [c for c in ("gt_label", "pred_label", "pred_score") if c in table.column_names]
+
     def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
         state, problems = label_state(shard), Problems()
         if ctx.decode_only and "audio" in shard:

@@ -84,6 +84,10 @@ class Task:
         """Validate both manifests and join them into one row per GT sample (raises InputError)."""
         raise NotImplementedError
 
+    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
+        """The columns of the joined table that `evaluate` reads (only these travel to workers)."""
+        return table.column_names
+
     # worker side -------------------------------------------------------------------
     def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
         """The state of one shard of joined rows."""
