@@ -5,8 +5,8 @@
 Workloads (counts at --scale 1; --scale multiplies every count):
 * images: 480 GT/prediction pairs of 1024x1024 blob masks, mostly 8-bit PNG (~20 KB each), a few
   16-bit PNG, RGB PNG and .npy; plus 10 % real images without masks (label rows only).
-* videos: 16 fake videos with GT and predicted FFV1 gray 512x512 mask videos of 48 frames, plus
-  2 real videos without masks.
+* videos: 32 fake videos with GT and predicted FFV1 gray 512x512 mask videos of 96 frames, plus
+  4 real videos without masks.
 * labels: audio-task label/score manifests of 100k and 1M rows: string ids, scores rounded to
   3 decimals (many ties), predictions in shuffled order.
 
@@ -35,8 +35,8 @@ DEFAULT_ROOT = "/tmp/raydeval-bench"
 DEFAULTS = {
     "image_pairs": 480,
     "image_shape": (1024, 1024),
-    "videos": 16,
-    "video_frames": 48,
+    "videos": 32,
+    "video_frames": 96,
     "video_shape": (512, 512),
     "label_rows": (100_000, 1_000_000),
 }
@@ -252,7 +252,8 @@ def _reuse(folder: str, params: dict) -> dict | None:
         with open(path, encoding="utf-8") as f:
             info = json.load(f)
         if all(info.get(k) == v for k, v in params.items()):
-            info["pair_paths"] = [tuple(p) for p in info.get("pair_paths", [])]
+            if "pair_paths" in info:
+                info["pair_paths"] = [tuple(p) for p in info["pair_paths"]]
             return info
     if os.path.exists(folder):
         shutil.rmtree(folder)
@@ -279,19 +280,33 @@ def _run(jobs: list, fn, processes: int) -> None:
 
 
 def scaled(scale: float) -> dict:
-    """Default workload sizes multiplied by `scale` (at least 1 of each)."""
-    return {"image_pairs": max(1, round(DEFAULTS["image_pairs"] * scale)),
+    """Default workload sizes with every count multiplied by `scale` (at least 1 of each)."""
+    return {**DEFAULTS,
+            "image_pairs": max(1, round(DEFAULTS["image_pairs"] * scale)),
             "videos": max(1, round(DEFAULTS["videos"] * scale)),
             "label_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["label_rows"])}
 
 
-def generate_all(root: str = DEFAULT_ROOT, scale: float = 1.0, seed: int = 0, processes: int = 2) -> dict:
-    sizes = scaled(scale)
-    out = {"images": image_workload(root, sizes["image_pairs"], seed=seed, processes=processes),
-           "videos": video_workload(root, sizes["videos"], seed=seed, processes=processes)}
-    for rows in sizes["label_rows"]:
-        out[f"labels_{rows}"] = label_workload(root, rows, seed)
+def generate_all(root: str = DEFAULT_ROOT, sizes: dict | None = None, seed: int = 0,
+                 processes: int = 2) -> dict:
+    """Every workload of `sizes` (default: `scaled(1)`); returns their infos by name."""
+    sizes = sizes or scaled(1.0)
+    out = {"images": image_workload(root, sizes["image_pairs"], tuple(sizes["image_shape"]), seed=seed,
+                                    processes=processes),
+           "videos": video_workload(root, sizes["videos"], sizes["video_frames"], tuple(sizes["video_shape"]),
+                                    seed=seed, processes=processes)}
+    small, large = sizes["label_rows"]
+    out["labels_small"] = label_workload(root, small, seed)
+    out["labels_large"] = label_workload(root, large, seed)
     return out
+
+
+def refuse_repo_path(path: str) -> None:
+    """Workloads never go into the repository."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    target = os.path.abspath(path)
+    if target == repo or target.startswith(repo + os.sep):
+        raise SystemExit(f"bench: refusing to write workloads inside the repository ({target})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -301,8 +316,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args(argv)
+    refuse_repo_path(args.out)
     clock = time.monotonic()
-    out = generate_all(args.out, args.scale, args.seed, args.processes)
+    out = generate_all(args.out, scaled(args.scale), args.seed, args.processes)
     for name, info in out.items():
         print(f"{name}: {info['folder']}", file=sys.stderr)
     print(f"generated/reused in {time.monotonic() - clock:.1f} s", file=sys.stderr)

@@ -15,9 +15,6 @@ from raydeval.state import State
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
 
-IN_FLIGHT_PER_WORKER = 2
-
-
 def ensure_ray(address: str | None, workers: int) -> str:
     """Join `address`, or start an embedded local Ray sized for `workers`; returns the mode."""
     if not ray.is_initialized():
@@ -29,50 +26,39 @@ def ensure_ray(address: str | None, workers: int) -> str:
     return address or "local"
 
 
-@ray.remote(num_cpus=1, max_restarts=1, max_task_retries=2)
-class ShardWorker:
-    """Evaluates shards of one task; holds one shard's media at a time."""
-
-    def __init__(self, task_name: str, ctx: Context):
-        self.task = get_task(task_name)
-        self.ctx = ctx
-
-    def run(self, index: int, shard: dict) -> tuple[int, State, Problems]:
-        state, problems = self.task.evaluate(shard, self.ctx)
-        return index, state, problems
+@ray.remote(num_cpus=1, max_retries=2)
+def evaluate_shard(task_name: str, ctx: Context, shard: dict) -> tuple[State, Problems]:
+    """The state of one shard. A stateless task: Ray reuses its worker processes (and their
+    imports) across shards and evaluations, and retries it if a worker dies."""
+    return get_task(task_name).evaluate(shard, ctx)
 
 
 def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, shard_size: int,
                    progress: "Progress | None" = None) -> tuple[State, Problems, int]:
-    """Merged state and problems of all shards of `table`, and the number of shards."""
+    """Merged state and problems of all shards of `table` (at most `workers` at a time)."""
     total = shard_count(table.num_rows, shard_size)
-    pool = [ShardWorker.remote(task_name, ctx) for _ in range(max(1, min(workers, total)))]
     needed = get_task(task_name).shard_columns(table, ctx)
-    shards = enumerate(iter_shards(table.select(needed), shard_size))
+    shards = iter_shards(table.select(needed), shard_size)
+    ctx_ref = ray.put(ctx)
     pending: dict = {}
 
-    def submit(actor) -> None:
-        for index, shard in shards:
-            pending[actor.run.remote(index, shard)] = (actor, len(next(iter(shard.values()))))
+    def submit() -> None:
+        for shard in shards:
+            pending[evaluate_shard.remote(task_name, ctx_ref, shard)] = len(next(iter(shard.values())))
             return
 
-    for actor in pool:
-        for _ in range(IN_FLIGHT_PER_WORKER):
-            submit(actor)
+    for _ in range(max(1, workers)):
+        submit()
     state, problems = State(), Problems()
-    try:
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            actor, rows = pending.pop(ref)
-            _, shard_state, shard_problems = ray.get(ref)
-            state = state.merge(shard_state)
-            problems.merge(shard_problems)
-            submit(actor)
-            if progress:
-                progress.update(rows)
-    finally:
-        for actor in pool:
-            ray.kill(actor)
+    while pending:
+        (ref,), _ = ray.wait(list(pending), num_returns=1)
+        rows = pending.pop(ref)
+        submit()  # keep the workers busy while this result is merged
+        shard_state, shard_problems = ray.get(ref)
+        state = state.merge(shard_state)
+        problems.merge(shard_problems)
+        if progress:
+            progress.update(rows)
     return state, problems, total
 
 

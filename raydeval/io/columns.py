@@ -25,7 +25,7 @@ def require(m: Manifest, *columns: str) -> None:
 
 
 def ids(m: Manifest, problems: Problems) -> pa.Array:
-    """The `id` column: present, text, non-null, unique."""
+    """The `id` column: present, text, non-null (uniqueness is checked by `join_ids`)."""
     require(m, "id")
     col = m.table.column("id").combine_chunks()
     if pa.types.is_null(col.type) and len(col) == 0:
@@ -34,13 +34,29 @@ def ids(m: Manifest, problems: Problems) -> pa.Array:
         raise InputError(f"{m.uri}, column `id`: expected text ids, got {col.type} "
                          "(write ids as strings, e.g. \"000123\")")
     col = col.cast(pa.string())
-    nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
-    if nulls.any():
+    if col.null_count:
+        nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
         problems.add(m.uri, "id", "empty id", [f"row {i + 1}" for i in np.flatnonzero(nulls)])
-    counts = pc.value_counts(col.filter(pc.invert(pc.is_null(col))))
-    dup = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-    problems.add(m.uri, "id", "duplicate id", dup.to_pylist())
     return col
+
+
+def join_ids(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array,
+             problems: Problems) -> np.ndarray:
+    """For each GT row, its prediction row (-1 where missing); duplicate ids are reported.
+
+    One dictionary encoding of both id columns serves the duplicate checks and the join.
+    """
+    encoded = pa.concat_arrays([gt_ids, pred_ids]).dictionary_encode()
+    size = len(encoded.dictionary)
+    codes = pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False)  # null id -> `size`
+    gt_codes, pred_codes = codes[: len(gt_ids)], codes[len(gt_ids):]
+    for m, side in ((gt, gt_codes), (pred, pred_codes)):
+        repeated = np.flatnonzero(np.bincount(side, minlength=size + 1)[:size] > 1)
+        problems.add(m.uri, "id", "duplicate id", encoded.dictionary.take(pa.array(repeated)).to_pylist())
+    where = np.full(size + 1, -1, dtype=np.int64)
+    where[pred_codes[::-1]] = np.arange(len(pred_codes) - 1, -1, -1)  # first occurrence wins
+    where[size] = -1
+    return where[gt_codes]
 
 
 def _text(col: pa.Array) -> bool:

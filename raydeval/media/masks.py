@@ -41,13 +41,15 @@ def _png_mask(data: bytes, max_pixels: int) -> np.ndarray:
         pixels = pyspng.load(data, "RGB" if colour == 4 else None)
     except Exception as e:  # libspng reports corrupt/truncated data with assorted exceptions
         raise MediaError(f"corrupt PNG: {e}") from None
-    if pixels.ndim == 2:
-        return pixels > 127  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
+    if pixels.ndim == 2:  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
+        return np.greater(pixels, 127, out=pixels.view(np.bool_))  # in place: no new buffer
     if colour == 0:  # 16-bit gray arrives with an alpha channel
         return pixels[:, :, 0] > 32767
     # RGB, RGBA, palette or gray+alpha: mean of the colour channels > half scale, in integers
-    limit = 3 * 32767 if depth == 16 else 3 * 127
-    return pixels[:, :, :3].sum(axis=2, dtype=np.uint32) > limit
+    total = pixels[:, :, 0].astype(np.uint32 if depth == 16 else np.uint16)
+    total += pixels[:, :, 1]
+    total += pixels[:, :, 2]
+    return total > (3 * 32767 if depth == 16 else 3 * 127)
 
 
 def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:

@@ -15,8 +15,11 @@ LUMA_FORMATS = {"gray", "yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p",
 FRAME_THREADED = {"h264", "hevc", "png"}  # codecs that decode faster with threads; FFV1 does not
 
 
-def mask_frames(file, max_pixels: int) -> Iterator[np.ndarray]:
-    """Forged-pixel mask of every frame of the first video stream, in order."""
+def luma_frames(file, max_pixels: int) -> Iterator[np.ndarray]:
+    """The 8-bit luma of every frame of the first video stream, in order (forged iff > 127).
+
+    Each array may be a view of the decoder's buffer: use it before asking for the next frame.
+    """
     try:
         with av.open(file, "r") as container:
             if not container.streams.video:
@@ -27,7 +30,7 @@ def mask_frames(file, max_pixels: int) -> Iterator[np.ndarray]:
             if stream.width * stream.height > max_pixels:
                 raise MediaError(f"frames of {stream.width * stream.height} pixels exceed --max-pixels")
             for frame in container.decode(stream):
-                yield luma(frame) > 127
+                yield luma(frame)
     except av.FFmpegError as e:
         raise MediaError(f"cannot decode video: {e}") from None
 

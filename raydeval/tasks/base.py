@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from raydeval import metrics
 from raydeval.errors import InputError, Problems
@@ -99,8 +98,7 @@ class Task:
         raise NotImplementedError
 
 
-def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problems,
-                  pred_columns: tuple[str, ...] = ()) -> tuple[dict, pa.Array]:
+def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problems) -> tuple[dict, pa.Array]:
     """The columns every task needs, joined on `id` in GT order, and the prediction ids.
 
     The columns are `id`, `gt_label`, `pred_label`, optional `pred_score` and the prediction
@@ -111,8 +109,6 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
     columns.require(gt, "label")
     if not (columns.has(pred, "label") or columns.has(pred, "score")):
         raise InputError(f"{pred.uri}: needs a `label` or a `score` column (or both)")
-    for name in pred_columns:
-        columns.require(pred, name)
     gt_label = columns.labels(gt, "label", gt_ids, problems)
     score = columns.scores(pred, "score", pred_ids, problems) if columns.has(pred, "score") else None
     if columns.has(pred, "label"):
@@ -120,10 +116,9 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
     else:
         pred_label = (score > 0.5).astype(np.int8)
 
-    row = pc.index_in(gt_ids, value_set=pred_ids).to_numpy(zero_copy_only=False)
-    present = ~np.isnan(row) if row.dtype.kind == "f" else np.ones(len(row), dtype=bool)
-    row = np.where(present, np.nan_to_num(row, nan=-1), -1).astype(np.int64)
-    missing = gt_ids.filter(pa.array(~present)).to_pylist()
+    row = columns.join_ids(gt, gt_ids, pred, pred_ids, problems)
+    present = row >= 0
+    missing = gt_ids.filter(pa.array(~present)).drop_null().to_pylist()
     if missing and options["missing"] == "error":
         problems.add(pred.uri, "id", "GT id missing from the predictions "
                      "(use --missing negative to score them as predicted real)", missing)

@@ -15,7 +15,7 @@ from raydeval.io import columns
 from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, open_file
 from raydeval.media.backend import array_module, overlap_counts
-from raydeval.media.video import mask_frames
+from raydeval.media.video import luma_frames
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
                                  label_state, mean_metric, rank_metrics, take_pred, weighted_score)
@@ -156,10 +156,11 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
         while next_pair < len(both) and both[next_pair][1] <= t:
             next_pair += 1
         if next_pair < len(both) and both[next_pair][0] <= t:
+            truth_mask = frames[0] > 127  # thresholded only where the IoU is needed
             if len(frames) == 2:
-                i, g, p = overlap_counts(xp, frames[0], frames[1])
+                i, g, p = overlap_counts(xp, truth_mask, frames[1] > 127)
             else:
-                i, g, p = 0, int(np.count_nonzero(frames[0])), 0
+                i, g, p = 0, int(np.count_nonzero(truth_mask)), 0
             ious.append(float(metrics.per_sample_iou(i, p, g)))
     if seen < num_frames:
         raise _SampleError("gt", gt_uri, "wrong number of mask-video frames",
@@ -170,6 +171,6 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
 def _frames(side: str, uri: str, ctx: Context):
     """Frames of one mask video; a decoding problem becomes a _SampleError of that side."""
     try:
-        yield from mask_frames(open_file(uri, ctx.storage_options), ctx.options["max_pixels"])
+        yield from luma_frames(open_file(uri, ctx.storage_options), ctx.options["max_pixels"])
     except MediaError as e:
         raise _SampleError(side, uri, "unreadable mask video", str(e)) from None

@@ -1,0 +1,85 @@
+"""Smoke test of the benchmark harness (bench/) at a tiny scale: every variant runs and the
+variants agree on the metrics they share. No timing assertions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import generate, harness
+
+TINY = {"image_pairs": 40, "image_shape": (64, 80), "videos": 1, "video_frames": 8,
+        "video_shape": (64, 64), "label_rows": (1000, 3000)}
+
+
+@pytest.fixture(scope="module")
+def results(ray_local, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("bench"))
+    out = harness.run_all(root, TINY, reps=1, naive_pairs=None, ray_start_reps=0, gen_processes=1,
+                          fresh_labels=False, memory=False, log=lambda msg: None)
+    return root, out
+
+
+def test_all_variants_agree(results):
+    _, r = results
+    for check in r["agreement"]:
+        assert check["ok"], check["what"]
+    images1, images2 = r["raydeval_images_1"]["metrics"], r["raydeval_images_2"]["metrics"]
+    assert images1 == images2
+    assert r["naive"]["pairs"] == TINY["image_pairs"]
+    assert abs(r["naive"]["pixel_f1_subset"] - images2["pixel_f1"]) <= 1e-12
+    # sklearn's macro-F1 is the float mean of two rounded F1s; raydeval rounds the exact value once,
+    # so the two may differ in the last bit (they do on this workload)
+    assert abs(r["naive"]["macro_f1"] - images2["macro_f1"]) <= 1e-12
+    if "pixel_f1" in r["raydata_images"]:
+        assert r["raydata_images"]["pixel_f1"] == images2["pixel_f1"]
+    assert r["raydeval_videos_1"]["metrics"] == r["raydeval_videos_2"]["metrics"]
+    small = r["labels_1000"]["metrics"]
+    assert r["naive_labels"]["f1"] == small["f1"]  # one rounding of 2TP / (2TP + FP + FN) in both
+    assert abs(r["naive_labels"]["auc"] - small["auc"]) <= 1e-12
+
+
+def test_every_measurement_ran(results):
+    _, r = results
+    assert r["floor_images"]["files"] == 2 * TINY["image_pairs"]
+    assert r["floor_videos"]["files"] == 2 * TINY["videos"]
+    counts = r["raydeval_images_2"]["counts"]
+    assert counts["pixel_images"] == TINY["image_pairs"]
+    assert counts["samples"] == r["sizes"]["image_rows"]
+    assert r["raydeval_videos_2"]["counts"]["mviou_videos"] == TINY["videos"]
+    assert r["labels_3000"]["counts"]["samples"] == 3000
+
+
+def test_memory_run(results):
+    root, _ = results
+    info = generate.image_workload(root, TINY["image_pairs"], TINY["image_shape"], processes=1)  # reused
+    mem = harness.memory_run("openmmsec-image", info, 2)
+    assert mem["driver_peak_growth_mib"] is not None
+    assert mem["worker_processes"] >= 1 and mem["worker_peak_mib"] > 0
+
+
+def test_report_renders(results):
+    root, r = results
+    meta = {"date": "today", "command": "python -m bench.harness (smoke)", "data": root, "scale": 0.0,
+            "machine": harness.machine_info(), "notes": harness.NOTES}
+    text = harness.render(r, meta)
+    assert "## Targets" in text and "DIFFERENT" not in text
+
+
+def test_one_shot_label_run(results, capsys):
+    """The body of the fresh-process label run (here in this process, on the running Ray)."""
+    import json
+
+    root, _ = results
+    info = generate.label_workload(root, TINY["label_rows"][0], seed=0)
+    harness._child_labels(info["gt"], info["pred"], 2)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    run = json.loads(line)
+    assert run["wall"] > 0 and run["driver_growth_mib"] is not None
+
+
+def test_workloads_are_reused_and_seeded(tmp_path):
+    a = generate.label_workload(str(tmp_path), 50, seed=3)
+    again = generate.label_workload(str(tmp_path), 50, seed=3)
+    assert a == again
+    with pytest.raises(SystemExit):
+        generate.refuse_repo_path(generate.__file__)
