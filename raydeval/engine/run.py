@@ -1,4 +1,4 @@
-"""Evaluating shards on a pool of Ray actors and merging their states on the driver."""
+"""Evaluating shards as Ray tasks and merging their states on the driver."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from raydeval.errors import Problems
 from raydeval.state import State
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
+
 
 def ensure_ray(address: str | None, workers: int) -> str:
     """Join `address`, or start an embedded local Ray sized for `workers`; returns the mode."""
