@@ -93,24 +93,35 @@ def average_precision(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> f
     return mean_from_units(exact_sum_units(terms), n_pos)
 
 
+EER_CHUNK = 1 << 18  # DET points evaluated at a time: bounded memory for any number of samples
+
+
 def eer_asvspoof(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
     """EER as the ASVspoof reference code computes it, from per-score counts.
 
     DET points are taken one sample at a time in ascending score order, targets (positives)
     before non-targets among equal scores; FRR and FAR are float64 divisions; the first point
-    minimising |FRR - FAR| wins; the EER is the float64 mean of the two rates there.
+    minimising |FRR - FAR| wins; the EER is the float64 mean of the two rates there. The points
+    are walked in chunks, so memory stays bounded however many samples there are.
     """
     n_tar, n_non = int(pos.sum()), int(neg.sum())
     if n_tar == 0 or n_non == 0:
         return None
     counts = np.stack([pos, neg], axis=1).ravel().astype(np.int64)
-    labels = np.repeat(np.tile(np.array([1, 0], dtype=np.int64), len(pos)), counts)
-    tar_sums = np.cumsum(labels)
-    non_sums = n_non - (np.arange(1, labels.size + 1) - tar_sums)
-    frr = np.concatenate(([0.0], tar_sums / n_tar))
-    far = np.concatenate(([1.0], non_sums / n_non))
-    i = int(np.argmin(np.abs(frr - far)))
-    return float(np.mean((frr[i], far[i])))
+    labels = np.repeat(np.tile(np.array([1, 0], dtype=np.int8), len(pos)), counts)
+    best, best_gap = (0.0, 1.0), abs(0.0 - 1.0)  # the point before any sample
+    targets_before = 0
+    for start in range(0, labels.size, EER_CHUNK):
+        chunk = labels[start:start + EER_CHUNK]
+        tar_sums = targets_before + np.cumsum(chunk, dtype=np.int64)
+        non_sums = n_non - (np.arange(start + 1, start + chunk.size + 1) - tar_sums)
+        frr, far = tar_sums / n_tar, non_sums / n_non
+        gaps = np.abs(frr - far)
+        i = int(np.argmin(gaps))
+        if gaps[i] < best_gap:  # strictly smaller: the first minimum wins
+            best, best_gap = (float(frr[i]), float(far[i])), float(gaps[i])
+        targets_before = int(tar_sums[-1])
+    return float(np.mean(best))
 
 
 RANK_METRICS = {"auc": auc, "ap": average_precision, "eer": eer_asvspoof}
