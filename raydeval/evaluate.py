@@ -48,11 +48,16 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     clock = time.monotonic()
     task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions or {}, settings)
     mode = ensure_ray(settings.address, settings.workers or os.cpu_count() or 1)
-    workers = settings.workers or _cluster_cpus()
+    workers = settings.workers or int(_cluster_resource("CPU") or 1)
+    gpus = _cluster_resource("GPU")
+    if settings.device == "gpu" and not gpus:
+        raise InputError("--device gpu: the Ray cluster has no GPU (use --device auto to fall back to NumPy)")
     shard_size = settings.shard_size or auto_shard_size(table.num_rows, workers)
     ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only)
     progress = Progress(task.name, table.num_rows, -(-table.num_rows // shard_size)) if settings.progress else None
-    state, problems, shards = evaluate_table(task.name, table, ctx, workers, shard_size, progress)
+    gpus_per_shard = gpus / workers if settings.device == "gpu" else 0.0
+    state, problems, shards = evaluate_table(task.name, table, ctx, workers, shard_size, progress,
+                                             gpus_per_shard)
     problems.raise_if_any()
     values, notes = task.finalize(state, options)
     return {
@@ -71,7 +76,7 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     }
 
 
-def _cluster_cpus() -> int:
+def _cluster_resource(name: str) -> float:
     import ray
 
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    return float(ray.cluster_resources().get(name, 0))

@@ -65,3 +65,22 @@ def test_validate_decode_reports_audio(ray_local, tmp_path, capsys):
     assert main(["validate", "openmmsec-audio", "--gt", gt, "--pred", pred, "--decode", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "audio_files" in out and "sample_rate_16000" in out
+
+
+def test_device_gpu_without_a_gpu_is_a_clear_error(ray_local, tmp_path, capsys):
+    import ray
+    if ray.cluster_resources().get("GPU"):
+        pytest.skip("a GPU is in the cluster")
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 10)
+    assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--device", "gpu", "--quiet"]) == 2
+    assert "no GPU" in capsys.readouterr().err
+
+
+def test_device_auto_without_a_gpu_counts_with_numpy(ray_local, tmp_path, capsys):
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 11)
+    base = ["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--json", "--quiet"]
+    assert main(base + ["--device", "cpu"]) == 0
+    cpu = json.loads(capsys.readouterr().out)
+    assert main(base + ["--device", "auto"]) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert auto["metrics"] == cpu["metrics"] and auto["counts"] == cpu["counts"]

@@ -10,7 +10,7 @@ import pyarrow as pa
 import ray
 
 from raydeval.engine.shards import iter_shards, shard_count
-from raydeval.errors import Problems
+from raydeval.errors import InputError, Problems
 from raydeval.state import State
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
@@ -35,17 +35,21 @@ def evaluate_shard(task_name: str, ctx: Context, shard: dict) -> tuple[State, Pr
 
 
 def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, shard_size: int,
-                   progress: "Progress | None" = None) -> tuple[State, Problems, int]:
-    """Merged state and problems of all shards of `table` (at most `workers` at a time)."""
+                   progress: "Progress | None" = None, gpus_per_shard: float = 0.0) -> tuple[State, Problems, int]:
+    """Merged state and problems of all shards of `table` (at most `workers` at a time).
+
+    With `gpus_per_shard`, each shard task reserves that share of a GPU (for --device gpu).
+    """
     total = shard_count(table.num_rows, shard_size)
     needed = get_task(task_name).shard_columns(table, ctx)
     shards = iter_shards(table.select(needed), shard_size)
     ctx_ref = ray.put(ctx)
+    remote = evaluate_shard.options(num_gpus=gpus_per_shard) if gpus_per_shard else evaluate_shard
     pending: dict = {}
 
     def submit() -> None:
         for shard in shards:
-            pending[evaluate_shard.remote(task_name, ctx_ref, shard)] = len(next(iter(shard.values())))
+            pending[remote.remote(task_name, ctx_ref, shard)] = len(next(iter(shard.values())))
             return
 
     for _ in range(max(1, workers)):
@@ -55,7 +59,12 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
         (ref,), _ = ray.wait(list(pending), num_returns=1)
         rows = pending.pop(ref)
         submit()  # keep the workers busy while this result is merged
-        shard_state, shard_problems = ray.get(ref)
+        try:
+            shard_state, shard_problems = ray.get(ref)
+        except ray.exceptions.RayTaskError as e:
+            if isinstance(e.cause, InputError):  # e.g. a device the worker cannot use
+                raise e.cause from None
+            raise
         state = state.merge(shard_state)
         problems.merge(shard_problems)
         if progress:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 
 import numpy as np
 
 
+@lru_cache(maxsize=None)
 def array_module(device: str):
-    """numpy for "cpu"; cupy for "gpu"; cupy if usable else numpy (one line on stderr) for "auto"."""
+    """numpy for "cpu"; cupy for "gpu"; cupy if usable else numpy for "auto" (saying so once per
+    process on stderr)."""
     if device == "cpu":
         return np
     try:
