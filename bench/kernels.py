@@ -95,5 +95,5 @@ def raydeval_pair_f1s(batch: dict) -> dict:
         else:
             guess = decode_mask(read_bytes(str(pred), {}), max_pixels)
             tp, true_px, pred_px = overlap_counts(np, truth, guess)
-        out.append(float(per_sample_f1(tp, pred_px, true_px)))
+        out.append(per_sample_f1(tp, pred_px, true_px))
     return {"f1": np.array(out, dtype=np.float64)}

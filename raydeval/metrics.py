@@ -38,18 +38,15 @@ def macro_f1(c: dict[str, int]) -> Fraction:
     return (f1(c["tp"], c["fp"], c["fn"]) + f1(c["tn"], c["fn"], c["fp"])) / 2
 
 
-def per_sample_f1(tp: np.ndarray, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """float64 F1 per sample from TP, |P|, |G|; 1.0 where both masks are empty."""
-    tp, pred, true = (np.asarray(x, dtype=np.int64) for x in (tp, pred, true))
-    den = pred + true  # = 2TP + FP + FN
-    return np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0)
+def per_sample_f1(tp: int, pred: int, true: int) -> float:
+    """F1 = 2TP / (|P| + |G|) of one sample as a correctly rounded float64; 1.0 if both are empty."""
+    return 2 * tp / (pred + true) if pred + true else 1.0
 
 
-def per_sample_iou(inter: np.ndarray, pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """float64 IoU per sample from |P∩G|, |P|, |G|; 1.0 where both are empty."""
-    inter, pred, true = (np.asarray(x, dtype=np.int64) for x in (inter, pred, true))
+def per_sample_iou(inter: int, pred: int, true: int) -> float:
+    """IoU = |P∩G| / |P∪G| of one sample as a correctly rounded float64; 1.0 if both are empty."""
     union = pred + true - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return inter / union if union else 1.0
 
 
 def exact_mean(values) -> tuple[int, int]:

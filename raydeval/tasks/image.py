@@ -79,7 +79,7 @@ class ImageTask(Task):
             else:
                 tp, true_px, pred_px = overlap_counts(xp, truth, guess)
             state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
-            f1_values.append(float(metrics.per_sample_f1(tp, pred_px, true_px)))
+            f1_values.append(metrics.per_sample_f1(tp, pred_px, true_px))
         units, n = metrics.exact_mean(f1_values)
         state.add(pixel_f1_samples=n)
         state.add_sum("pixel_f1", units)

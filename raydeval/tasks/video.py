@@ -161,7 +161,7 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
                 i, g, p = overlap_counts(xp, truth_mask, frames[1] > 127)
             else:
                 i, g, p = 0, int(np.count_nonzero(truth_mask)), 0
-            ious.append(float(metrics.per_sample_iou(i, p, g)))
+            ious.append(metrics.per_sample_iou(i, p, g))
     if seen < num_frames:
         raise _SampleError("gt", gt_uri, "wrong number of mask-video frames",
                            f"num_frames is {num_frames}, the video has {seen}")
