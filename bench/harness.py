@@ -377,7 +377,8 @@ def raydata_images(info: dict, reps: int = 3, batch_size: int = 8) -> dict:
         from ray import cloudpickle
     except ImportError as e:  # ray[default] lacks pandas
         return {"skipped": f"ray.data unavailable ({e}); `pip install pandas` (bench/requirements.txt)"}
-    from raydeval.metrics import exact_mean, finish_mean
+    from raydeval.exact import exact_sum_units
+    from raydeval.metrics import finish_mean
 
     cloudpickle.register_pickle_by_value(kernels)  # the workers need not import `bench`
     context = ray.data.DataContext.get_current()
@@ -391,8 +392,7 @@ def raydata_images(info: dict, reps: int = 3, batch_size: int = 8) -> dict:
                                                     batch_format="numpy")
         f1s = np.concatenate([b["f1"] for b in ds.iter_batches(batch_size=None, batch_format="numpy")])
         seconds.append(time.perf_counter() - clock)
-    units, n = exact_mean(f1s)
-    return {"seconds": seconds, "pairs": len(items), "pixel_f1": finish_mean(units, n),
+    return {"seconds": seconds, "pairs": len(items), "pixel_f1": finish_mean(exact_sum_units(f1s), len(f1s)),
             "batch_size": batch_size}
 
 
@@ -598,11 +598,12 @@ def agreement(out: dict, images: dict) -> list[dict]:
 
 def pixel_f1_subset(info: dict, pairs: int) -> float:
     """raydeval's per-pair kernel (decode, count, per-sample F1, exact mean) on the first pairs."""
-    from raydeval.metrics import exact_mean, finish_mean
+    from raydeval.exact import exact_sum_units
+    from raydeval.metrics import finish_mean
 
     chosen = info["pair_paths"][:pairs]
     f1s = kernels.raydeval_pair_f1s({"gt": [g for _, g, _ in chosen], "pred": [p for _, _, p in chosen]})["f1"]
-    return finish_mean(*exact_mean(f1s))
+    return finish_mean(exact_sum_units(f1s), len(f1s))
 
 
 # --- report --------------------------------------------------------------------------------

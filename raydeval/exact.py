@@ -7,8 +7,6 @@ rounds once.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 
 _EXP_OFFSET = 1074 - 53  # value = mant * 2**(exp - 53) = mant * 2**(exp + 1021) units of 2**-1074
@@ -41,8 +39,3 @@ def exact_sum_units(values) -> int:
 def mean_from_units(total_units: int, n: int) -> float:
     """Correctly rounded float64 of (exact sum) / n."""
     return total_units / (n << 1074)
-
-
-def units_of(value: float) -> int:
-    """One float64 in units of 2**-1074 (exact)."""
-    return int(Fraction(value) * (1 << 1074))

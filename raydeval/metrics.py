@@ -49,12 +49,6 @@ def per_sample_iou(inter: int, pred: int, true: int) -> float:
     return inter / union if union else 1.0
 
 
-def exact_mean(values) -> tuple[int, int]:
-    """(exact sum in 2**-1074 units, n) of float64 values: the mergeable form of a mean."""
-    values = np.asarray(values, dtype=np.float64)
-    return exact_sum_units(values), int(values.size)
-
-
 def finish_mean(units: int, n: int) -> float | None:
     """Correctly rounded mean, or None over zero samples."""
     return mean_from_units(units, n) if n else None

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from raydeval.exact import exact_sum_units
+
 
 @dataclass
 class ScoreCounts:
@@ -61,6 +63,11 @@ class State:
 
     def add_sum(self, key: str, units: int) -> None:
         self.sums[key] = self.sums.get(key, 0) + units
+
+    def add_mean(self, key: str, values, count: str) -> None:
+        """Per-sample float64 values of a mean: their exact sum under `key`, their number under `count`."""
+        self.add_sum(key, exact_sum_units(values))
+        self.add(**{count: len(values)})
 
     def merge(self, other: "State") -> "State":
         merged = State(dict(self.counts), dict(self.sums), self.scores)

@@ -410,7 +410,7 @@ def oracle_image(gt_rows, pred_rows, *, weights=(Fraction(1, 2), Fraction(1, 2))
                 empty = pred_mask is None or not pred_mask.any()
                 per_image.append(1.0 if empty else 0.0)
     metrics["pixel_f1"] = _exact_mean(per_image)
-    metrics["pixel_f1_pooled"] = (float(_f1(pix_tp, pix_fp, pix_fn)) if pooled_images else None)
+    metrics["pixel_f1_pooled"] = float(_f1(pix_tp, pix_fp, pix_fn))  # pooled: 0/0 -> zero_division
     metrics["score"] = _weighted(weights, [metrics["macro_f1"], metrics["pixel_f1"]])
     if has_scores:
         metrics.update(_threshold_free(pairs))
@@ -759,7 +759,7 @@ def _self_check():
     assert res["pixel_f1"] == float((Fraction(1, 2) + 0 + 0 + 1) / 4), res
     res = oracle_image(gt_i[3:], [{"id": "d", "label": 0}, {"id": "e", "label": 0}])
     assert res["pixel_f1"] is None and res["score"] is None and "auc" not in res, res
-    assert res["macro_f1"] == 0.5 and res["pixel_f1_pooled"] is None, res
+    assert res["macro_f1"] == 0.5 and res["pixel_f1_pooled"] == 0.0, res
 
     # --- audio ---------------------------------------------------------------------------
     gt_a = [{"id": str(i), "label": y} for i, y in enumerate([1, 1, 1, 0, 0])]

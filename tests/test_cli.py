@@ -84,3 +84,32 @@ def test_device_auto_without_a_gpu_counts_with_numpy(ray_local, tmp_path, capsys
     assert main(base + ["--device", "auto"]) == 0
     auto = json.loads(capsys.readouterr().out)
     assert auto["metrics"] == cpu["metrics"] and auto["counts"] == cpu["counts"]
+
+
+def test_validate_decode_reads_masks_no_metric_needs(ray_local, tmp_path, capsys):
+    """A predicted mask for a real image is never scored, but `validate --decode` still reads it."""
+    from raydeval.demo import write_manifest
+    (tmp_path / "garbage.png").write_bytes(b"not a png")
+    write_manifest(tmp_path / "gt.csv", [{"id": "r", "label": 0, "mask": None}])
+    write_manifest(tmp_path / "pred.csv", [{"id": "r", "label": 0, "mask": "garbage.png"}])
+    args = ["--gt", str(tmp_path / "gt.csv"), "--pred", str(tmp_path / "pred.csv"), "--quiet"]
+    assert main(["eval", "openmmsec-image", *args]) == 0
+    capsys.readouterr()
+    assert main(["validate", "openmmsec-image", *args, "--decode"]) == 2
+    err = capsys.readouterr().err
+    assert "garbage.png" in err and "r (" in err
+
+
+def test_pred_video_with_extra_frames_is_blamed_on_the_prediction(ray_local, tmp_path, capsys):
+    import numpy as np
+    from raydeval.demo import write_manifest, write_mask_video
+    frame = np.zeros((8, 8), bool)
+    write_mask_video(str(tmp_path / "gt.mkv"), [frame] * 3)
+    write_mask_video(str(tmp_path / "pred.mkv"), [frame] * 4)
+    write_manifest(tmp_path / "gt.jsonl", [{"id": "v", "label": 1, "num_frames": 3, "fake_frames": [[0, 3]],
+                                            "mask": "gt.mkv"}])
+    write_manifest(tmp_path / "pred.jsonl", [{"id": "v", "label": 1, "fake_frames": [[0, 1]], "mask": "pred.mkv"}])
+    assert main(["eval", "openmmsec-video", "--gt", str(tmp_path / "gt.jsonl"),
+                 "--pred", str(tmp_path / "pred.jsonl"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pred.jsonl" in err and "pred.mkv" in err and "more" in err and "gt.mkv" not in err

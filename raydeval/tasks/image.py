@@ -49,6 +49,9 @@ class ImageTask(Task):
         f1_values = []
         for sample_id, label, gt_uri, pred_uri in zip(shard["id"], shard["gt_label"].tolist(),
                                                       shard["gt_mask"], shard["pred_mask"]):
+            if ctx.decode_only:
+                _check_readable(sample_id, gt_uri, pred_uri, ctx, problems)
+                continue
             if gt_uri is None and (label == 1 or policy == "exclude"):
                 continue  # a fake without localisation, or a real image without a mask to check
             try:
@@ -80,9 +83,7 @@ class ImageTask(Task):
                 tp, true_px, pred_px = overlap_counts(xp, truth, guess)
             state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
             f1_values.append(metrics.per_sample_f1(tp, pred_px, true_px))
-        units, n = metrics.exact_mean(f1_values)
-        state.add(pixel_f1_samples=n)
-        state.add_sum("pixel_f1", units)
+        state.add_mean("pixel_f1", f1_values, "pixel_f1_samples")
         return state, problems
 
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
@@ -94,10 +95,27 @@ class ImageTask(Task):
                                     "image enters pixel F1 (no fake image with a GT mask)"),
         }
         values["score"] = weighted_score(values, options, notes)
-        values["pixel_f1_pooled"] = (float(metrics.f1(c["pixel_tp"], c["pixel_fp"], c["pixel_fn"]))
-                                     if c.get("pixel_images") else None)
+        values["pixel_f1_pooled"] = float(metrics.f1(c["pixel_tp"], c["pixel_fp"], c["pixel_fn"]))
         values.update(rank_metrics(state, notes))
         return values, notes
+
+
+def _check_readable(sample_id, gt_uri, pred_uri, ctx: Context, problems: Problems) -> None:
+    """`validate --decode`: every referenced mask decodes, and the two of a sample agree in shape."""
+    masks = {}
+    for side, uri, manifest in (("gt", gt_uri, ctx.gt_uri), ("pred", pred_uri, ctx.pred_uri)):
+        if uri is None:
+            continue
+        try:
+            masks[side] = _load(uri, ctx)
+        except MediaError as e:
+            problems.add(manifest, "mask", f"unreadable {'GT' if side == 'gt' else 'predicted'} mask",
+                         [f"{sample_id} ({uri}: {e})"])
+    if len(masks) == 2 and masks["gt"].shape != masks["pred"].shape:
+        try:
+            _fit(masks["pred"], masks["gt"].shape, ctx.options["resize_pred"])
+        except MediaError as e:
+            problems.add(ctx.pred_uri, "mask", "unusable predicted mask", [f"{sample_id} ({pred_uri}: {e})"])
 
 
 def _load(uri: str, ctx: Context) -> np.ndarray:

@@ -85,19 +85,20 @@ class VideoTask(Task):
                 tious.append(inter / (t_len + p_len - inter))
             elif label == 0 and ctx.options["real_video_policy"] == "one_if_pred_empty":
                 tious.append(1.0 if p_len == 0 else 0.0)
-            if not (label == 1 and truth and gt_uri is not None):
-                continue
+            enters_mviou = bool(label == 1 and truth and gt_uri is not None)
+            if not (enters_mviou or (ctx.decode_only and (gt_uri or pred_uri))):
+                continue  # no metric needs this sample's mask videos (validate --decode reads them)
             try:
-                viou = _viou(xp, truth, guess, n, gt_uri, pred_uri, ctx)
+                viou = _viou(xp, truth if enters_mviou else [], guess if enters_mviou else [], n,
+                             gt_uri, pred_uri, ctx)
             except _SampleError as e:
                 problems.add(e.manifest(ctx), "mask", e.what, [f"{sample_id} ({e.uri}: {e.detail})"])
                 continue
-            vious.append(viou)
-            state.add(**{f"viou>{r}": int(viou > float(r)) for r in VIOU_THRESHOLDS})
-        for key, values in (("mtiou", tious), ("mviou", vious)):
-            units, n = metrics.exact_mean(values)
-            state.add(**{f"{key}_videos": n})
-            state.add_sum(key, units)
+            if enters_mviou:
+                vious.append(viou)
+                state.add(**{f"viou>{r}": int(viou > float(r)) for r in VIOU_THRESHOLDS})
+        state.add_mean("mtiou", tious, "mtiou_videos")
+        state.add_mean("mviou", vious, "mviou_videos")
         return state, problems
 
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
@@ -134,19 +135,25 @@ _END = object()
 
 
 def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float:
-    """vIoU = (Σ_{t ∈ P∩G} IoU_t) / |P ∪ G| from the two mask videos, one rounding."""
+    """vIoU = (Σ_{t ∈ P∩G} IoU_t) / |P ∪ G| from the two mask videos, one rounding.
+
+    Every given video is decoded to its end and checked (frame count, frame size); IoUs are
+    computed only where P∩G has frames, which needs the GT video.
+    """
     both = intervals.intersection(truth, guess)
     union = intervals.total(truth) + intervals.total(guess) - intervals.total(both)
     next_pair = 0
-    sides = [("gt", gt_uri)] + ([("pred", pred_uri)] if pred_uri is not None else [])
+    sides = [(side, uri) for side, uri in (("gt", gt_uri), ("pred", pred_uri)) if uri is not None]
     streams = [_frames(side, uri, ctx) for side, uri in sides]
     ious, shape, seen = [], None, 0
     for t, frames in enumerate(itertools.zip_longest(*streams, fillvalue=_END)):
         for (side, uri), frame in zip(sides, frames):
-            if frame is _END or t >= num_frames:
+            if (frame is _END) != (t >= num_frames):
                 raise _SampleError(side, uri, "wrong number of mask-video frames",
                                    f"num_frames is {num_frames}, the video has "
                                    f"{'fewer' if frame is _END else 'more'}")
+            if frame is _END:  # this side ended at num_frames; another side has more
+                continue
             shape = shape or frame.shape
             if frame.shape != shape:
                 raise _SampleError(side, uri, "mask-video frame size differs from the GT's",
@@ -162,8 +169,9 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
             else:
                 i, g, p = 0, int(np.count_nonzero(truth_mask)), 0
             ious.append(metrics.per_sample_iou(i, p, g))
-    if seen < num_frames:
-        raise _SampleError("gt", gt_uri, "wrong number of mask-video frames",
+    if seen < num_frames:  # every stream ended early together
+        side, uri = sides[0]
+        raise _SampleError(side, uri, "wrong number of mask-video frames",
                            f"num_frames is {num_frames}, the video has {seen}")
     return mean_from_units(exact_sum_units(ious), union) if union else 0.0
 
