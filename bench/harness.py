@@ -255,7 +255,7 @@ def split_timers():
     from raydeval.state import State
 
     times = {"prepare": 0.0, "ensure_ray": 0.0, "shards": 0.0, "shard_build": 0.0, "merge": 0.0}
-    originals = (ev.prepare, ev.ensure_ray, ev.evaluate_table, run_mod.iter_shards, State.merge)
+    originals = (ev.prepare, ev.ensure_ray, ev.evaluate_table, run_mod.iter_shards, State.__dict__["merged"])
 
     def timed(key, fn):
         def wrapper(*args, **kwargs):
@@ -282,11 +282,11 @@ def split_timers():
     ev.ensure_ray = timed("ensure_ray", originals[1])
     ev.evaluate_table = timed("shards", originals[2])
     run_mod.iter_shards = iter_shards
-    State.merge = timed("merge", originals[4])
+    State.merged = staticmethod(timed("merge", State.merged))
     try:
         yield times
     finally:
-        ev.prepare, ev.ensure_ray, ev.evaluate_table, run_mod.iter_shards, State.merge = originals
+        ev.prepare, ev.ensure_ray, ev.evaluate_table, run_mod.iter_shards, State.merged = originals
 
 
 def raydeval_once(task_name: str, info: dict, workers: int, conventions: dict | None = None) -> dict:
@@ -786,7 +786,7 @@ def render(r: dict, meta: dict) -> str:
         "",
         "`prepare` = manifest read + validation + join (`raydeval.evaluate.prepare`); `shard work` = "
         "`evaluate_table` (actor start, shards, merge), of which `shard build` = cutting shards on the "
-        "driver and `merge` = `State.merge` on the driver; `other` = the rest of `evaluate()` "
+        "driver and `merge` = `State.merged` on the driver; `other` = the rest of `evaluate()` "
         "(finalize, result). Ray start is in none of them (timed above).",
         "",
         "| Run | total | prepare | shard work | shard build | merge | other | shards × size |",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 import traceback
 from fractions import Fraction
@@ -22,11 +24,18 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(message)
 
 
+DECIMAL = re.compile(r"\d+(\.\d*)?|\.\d+")
+
+
 def _weights(text: str) -> tuple[Fraction, ...]:
-    try:
-        return tuple(Fraction(part.strip()) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected decimals separated by commas, got {text!r}") from None
+    """Non-negative decimals separated by commas, summing to exactly 1 (e.g. 0.6,0.2,0.2)."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(DECIMAL.fullmatch(part) for part in parts):
+        raise argparse.ArgumentTypeError(f"expected non-negative decimals separated by commas, got {text!r}")
+    weights = tuple(Fraction(part) for part in parts)
+    if sum(weights) != 1:
+        raise argparse.ArgumentTypeError(f"weights must sum to 1, got {text!r}")
+    return weights
 
 
 def _storage_option(text: str) -> tuple[str, object]:
@@ -55,7 +64,7 @@ def _inputs(p: argparse.ArgumentParser) -> None:
 
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="Ray cluster to join (ray://host:10001 or auto); default: embedded local Ray")
-    p.add_argument("--workers", type=int, default=0, help="number of worker actors (default: one per CPU)")
+    p.add_argument("--workers", type=int, default=0, help="shards evaluated at once (default: one per CPU)")
     p.add_argument("--shard-size", type=int, default=0, help="samples per shard (default: automatic)")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="cpu", help="where to count pixels")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -82,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="generate a small synthetic benchmark and submission, evaluate them")
     p.add_argument("--samples", type=int, default=120, help="samples per task (default 120)")
     p.add_argument("--out", help="directory for the benchmark and results (default: a temporary one)")
-    p.add_argument("--workers", type=int, default=0, help="number of worker actors (default: one per CPU)")
+    p.add_argument("--workers", type=int, default=0, help="shards evaluated at once (default: one per CPU)")
     p.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -105,9 +114,14 @@ def _settings(args):
 def cmd_eval(args) -> int:
     from raydeval.evaluate import evaluate
 
+    if args.out and os.path.isdir(args.out):
+        raise InputError(f"--out {args.out} is a directory; give a file name such as result.json")
     result = evaluate(args.task, args.gt, args.pred, _conventions(args), _settings(args))
     if args.out:
-        write_atomic(args.out, to_json(result))
+        try:
+            write_atomic(args.out, to_json(result))
+        except OSError as e:
+            raise InputError(f"--out {args.out}: cannot write the result: {e.strerror or e}") from None
         print(f"raydeval: wrote {args.out}", file=sys.stderr)
     if args.json:
         sys.stdout.write(to_json(result))

@@ -12,7 +12,7 @@ from raydeval.errors import InputError
 from raydeval.engine.run import Progress, ensure_ray, evaluate_table
 from raydeval.engine.shards import auto_shard_size
 from raydeval.io.manifest import read_manifest
-from raydeval.io.result import SCHEMA, package_versions
+from raydeval.io.result import SCHEMA, package_versions, redact
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
 
@@ -67,7 +67,7 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
         "counts": dict(sorted(state.counts.items())),
         "notes": notes,
         "conventions": options,
-        "inputs": {name: {"uri": m.uri, "sha256": m.sha256, "rows": m.rows}
+        "inputs": {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows}
                    for name, m in (("gt", gt), ("pred", pred))},
         "run": {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - clock, 3), "ray": mode, "workers": workers,

@@ -33,10 +33,12 @@ class ScoreCounts:
         unique, inverse = np.unique(scores, return_inverse=True)
         return cls(unique, _sum_by(inverse, pos, unique.size), _sum_by(inverse, neg, unique.size))
 
-    def merge(self, other: "ScoreCounts") -> "ScoreCounts":
-        return ScoreCounts._grouped(np.concatenate([self.scores, other.scores]),
-                                    np.concatenate([self.pos, other.pos]),
-                                    np.concatenate([self.neg, other.neg]))
+    @classmethod
+    def merged(cls, parts: list["ScoreCounts"]) -> "ScoreCounts":
+        """All parts' counts per distinct score, grouped in one pass."""
+        return cls._grouped(np.concatenate([p.scores for p in parts]),
+                            np.concatenate([p.pos for p in parts]),
+                            np.concatenate([p.neg for p in parts]))
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, ScoreCounts) and np.array_equal(self.scores, other.scores)
@@ -44,9 +46,8 @@ class ScoreCounts:
 
 
 def _sum_by(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros(size, dtype=np.int64)
-    np.add.at(out, groups, values)
-    return out
+    """Per-group sums of integer counts (exact: float64 bins hold integers below 2**53)."""
+    return np.bincount(groups, weights=values, minlength=size).astype(np.int64)
 
 
 @dataclass
@@ -69,11 +70,17 @@ class State:
         self.add_sum(key, exact_sum_units(values))
         self.add(**{count: len(values)})
 
+    @classmethod
+    def merged(cls, states: list["State"]) -> "State":
+        """The exact sum of many states (per-score counts grouped once, not pair by pair)."""
+        out = cls()
+        for state in states:
+            out.add(**state.counts)
+            for key, units in state.sums.items():
+                out.add_sum(key, units)
+        scores = [s.scores for s in states if s.scores is not None]
+        out.scores = ScoreCounts.merged(scores) if scores else None
+        return out
+
     def merge(self, other: "State") -> "State":
-        merged = State(dict(self.counts), dict(self.sums), self.scores)
-        merged.add(**other.counts)
-        for key, units in other.sums.items():
-            merged.add_sum(key, units)
-        if other.scores is not None:
-            merged.scores = other.scores if merged.scores is None else merged.scores.merge(other.scores)
-        return merged
+        return State.merged([self, other])

@@ -113,3 +113,46 @@ def test_pred_video_with_extra_frames_is_blamed_on_the_prediction(ray_local, tmp
                  "--pred", str(tmp_path / "pred.jsonl"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "pred.jsonl" in err and "pred.mkv" in err and "more" in err and "gt.mkv" not in err
+
+
+@pytest.mark.parametrize("weights", ["0.5,0.6", "1/2,1/2", "-0.5,1.5", "1e400,0", "nan,1"])
+def test_weights_must_be_decimals_summing_to_one(tmp_path, capsys, weights):
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 13)
+    assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--weights", weights]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_out_that_is_a_directory_fails_before_evaluating(tmp_path, capsys):
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 14)
+    assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_result_uris_carry_no_credentials():
+    from raydeval.io.result import redact
+    assert redact("https://user:token@host/gt.csv") == "https://host/gt.csv"
+    assert redact("s3://bucket/gt.csv") == "s3://bucket/gt.csv" and redact("/a@b/gt.csv") == "/a@b/gt.csv"
+
+
+def test_categorical_parquet_columns_are_plain_values(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from raydeval.evaluate import RunSettings, prepare
+    ids = pa.array(["a", "b"]).dictionary_encode()
+    pq.write_table(pa.table({"id": ids, "label": [1, 0]}), tmp_path / "gt.parquet")
+    pq.write_table(pa.table({"id": ids, "score": [0.9, 0.1]}), tmp_path / "pred.parquet")
+    *_, table = prepare("openmmsec-audio", str(tmp_path / "gt.parquet"), str(tmp_path / "pred.parquet"), {},
+                        RunSettings())
+    assert table.column("id").to_pylist() == ["a", "b"]
+
+
+def test_zipped_submission_cannot_point_outside_its_archive(tmp_path, capsys):
+    import zipfile
+    from raydeval.demo import write_manifest
+    write_manifest(tmp_path / "gt.csv", [{"id": "a", "label": 1, "mask": "m.png"}])
+    write_manifest(tmp_path / "pred.csv", [{"id": "a", "label": 1, "mask": "/etc/hostname"}])
+    with zipfile.ZipFile(tmp_path / "sub.zip", "w") as z:
+        z.write(tmp_path / "pred.csv", "pred.csv")
+    assert main(["validate", "openmmsec-image", "--gt", str(tmp_path / "gt.csv"),
+                 "--pred", f"zip://pred.csv::{tmp_path / 'sub.zip'}"]) == 2
+    assert "outside the" in capsys.readouterr().err

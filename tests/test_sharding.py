@@ -97,7 +97,7 @@ def test_score_counts_merge_order_free(scores, data):
     cut = data.draw(st.integers(0, len(scores)))
     whole = ScoreCounts.of(scores, labels)
     a, b = ScoreCounts.of(scores[:cut], labels[:cut]), ScoreCounts.of(scores[cut:], labels[cut:])
-    assert a.merge(b) == whole == b.merge(a)
+    assert ScoreCounts.merged([a, b]) == whole == ScoreCounts.merged([b, a])
     assert int(whole.pos.sum()) == sum(labels)
 
 

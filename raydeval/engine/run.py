@@ -16,11 +16,17 @@ from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
 
 
+MERGE_BATCH = 64
+
+
 def ensure_ray(address: str | None, workers: int) -> str:
     """Join `address`, or start an embedded local Ray sized for `workers`; returns the mode."""
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, logging_level="ERROR")
+            try:
+                ray.init(address=address, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise InputError(f"--address {address}: cannot join the Ray cluster: {e}") from None
         else:
             ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1),
                      include_dashboard=False, logging_level="ERROR")
@@ -54,7 +60,7 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
 
     for _ in range(max(1, workers)):
         submit()
-    state, problems = State(), Problems()
+    state, problems, finished = State(), Problems(), []
     while pending:
         (ref,), _ = ray.wait(list(pending), num_returns=1)
         rows = pending.pop(ref)
@@ -65,11 +71,13 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
             if isinstance(e.cause, InputError):  # e.g. a device the worker cannot use
                 raise e.cause from None
             raise
-        state = state.merge(shard_state)
+        finished.append(shard_state)
+        if len(finished) >= MERGE_BATCH:  # bounded memory, and per-score counts grouped in batches
+            state, finished = State.merged([state, *finished]), []
         problems.merge(shard_problems)
         if progress:
             progress.update(rows)
-    return state, problems, total
+    return State.merged([state, *finished]), problems, total
 
 
 class Progress:

@@ -157,8 +157,8 @@ def _parse_intervals(value) -> list[tuple[int, int]]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(value) from None
+        except (json.JSONDecodeError, RecursionError):
+            raise ValueError(value[:40]) from None
     if not isinstance(value, list):
         raise ValueError(value)
     pairs = []

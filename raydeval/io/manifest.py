@@ -39,9 +39,11 @@ class Manifest:
         (`zip://member::archive.zip`) they are relative to the member and must stay inside the
         archive (ValueError otherwise).
         """
-        if "://" in path or path.startswith("/"):
-            return path
         head, chained, rest = self.uri.partition("::")
+        if "://" in path or path.startswith("/"):
+            if chained:
+                raise ValueError(f"{path} is outside the archive")
+            return path
         protocol, sep, base = head.rpartition("://")
         joined = posixpath.join(posixpath.dirname(base), path)
         if not sep:
@@ -72,8 +74,8 @@ def read_manifest(uri: str, storage_options: dict | None = None) -> Manifest:
     try:
         with fsspec.open(uri, "rb", **(storage_options or {})) as f:
             raw = f.read()
-    except (OSError, ValueError) as e:
-        raise InputError(f"{uri}: cannot read manifest: {e}") from None
+    except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, SDK errors)
+        raise InputError(f"{uri}: cannot read manifest: {_first_line(e)}") from None
     sha256 = hashlib.sha256(raw).hexdigest()
     try:
         data = _decompress(raw, compression)
@@ -83,6 +85,9 @@ def read_manifest(uri: str, storage_options: dict | None = None) -> Manifest:
     repeated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
     if repeated:
         raise InputError(f"{uri}: duplicate column name(s) {', '.join(f'`{n}`' for n in repeated)}")
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):  # e.g. pandas categoricals: use the plain values
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
     return Manifest(uri, table, sha256)
 
 

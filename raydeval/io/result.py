@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import tempfile
 from importlib import metadata
 
@@ -22,6 +23,11 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def redact(uri: str) -> str:
+    """A URI without credentials (`scheme://user:secret@host/...` -> `scheme://host/...`)."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://)[^/@]*@", r"\1", uri)
+
+
 def to_json(result: dict) -> str:
     return json.dumps(result, indent=2, allow_nan=False) + "\n"
 
@@ -34,6 +40,9 @@ def write_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
