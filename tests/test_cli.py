@@ -156,3 +156,12 @@ def test_zipped_submission_cannot_point_outside_its_archive(tmp_path, capsys):
     assert main(["validate", "openmmsec-image", "--gt", str(tmp_path / "gt.csv"),
                  "--pred", f"zip://pred.csv::{tmp_path / 'sub.zip'}"]) == 2
     assert "outside the" in capsys.readouterr().err
+
+
+def test_deeply_nested_jsonl_is_refused_before_parsing(tmp_path, capsys):
+    """pyarrow's JSON reader crashes the process on ~10k nesting levels: refuse them first."""
+    (tmp_path / "gt.jsonl").write_text('{"id": "a", "label": ' + "[" * 10_000 + "]" * 10_000 + "}\n")
+    (tmp_path / "pred.jsonl").write_text('{"id": "a", "label": 1}\n')
+    assert main(["validate", "openmmsec-audio", "--gt", str(tmp_path / "gt.jsonl"),
+                 "--pred", str(tmp_path / "pred.jsonl")]) == 2
+    assert "nested" in capsys.readouterr().err

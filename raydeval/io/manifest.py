@@ -9,6 +9,7 @@ import posixpath
 from dataclasses import dataclass
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
@@ -118,8 +119,27 @@ def _read_csv(data: bytes) -> pa.Table:
     return pa_csv.read_csv(pa.BufferReader(data), convert_options=options)
 
 
+MAX_JSON_DEPTH = 64
+
+
 def _read_jsonl(data: bytes) -> pa.Table:
+    depth = _bracket_depth(data)
+    if depth > MAX_JSON_DEPTH:  # pyarrow's JSON reader crashes on very deep nesting
+        raise ValueError(f"JSON nested {depth} levels deep (at most {MAX_JSON_DEPTH} allowed)")
     return pa_json.read_json(pa.BufferReader(data))
+
+
+def _bracket_depth(data: bytes) -> int:
+    """Deepest bracket nesting on any line (brackets inside strings count too: an upper bound)."""
+    raw = np.frombuffer(data, np.uint8)
+    wanted = np.zeros(256, dtype=bool)
+    wanted[list(b"[{]}\n")] = True
+    marks = raw[wanted[raw]]
+    step = np.where((marks == ord("[")) | (marks == ord("{")), 1, np.where(marks == ord("\n"), 0, -1))
+    depth = np.cumsum(step)
+    line_start = np.maximum.accumulate(np.where(marks == ord("\n"), np.arange(marks.size), -1))
+    base = np.where(line_start >= 0, depth[np.maximum(line_start, 0)], 0)
+    return int((depth - base).max()) if marks.size else 0
 
 
 _PARSERS = {".parquet": _read_parquet, ".csv": _read_csv, ".jsonl": _read_jsonl}
