@@ -93,7 +93,7 @@ def eer_asvspoof(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float 
     DET points are taken one sample at a time in ascending score order, targets (positives)
     before non-targets among equal scores; FRR and FAR are float64 divisions; the first point
     minimising |FRR - FAR| wins; the EER is the float64 mean of the two rates there. The points
-    are walked in chunks, so memory stays bounded however many samples there are.
+    are walked in chunks: one byte per sample plus a fixed working set.
     """
     n_tar, n_non = int(pos.sum()), int(neg.sum())
     if n_tar == 0 or n_non == 0:

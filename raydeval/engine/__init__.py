@@ -1,1 +1,1 @@
-"""Sharding, the Ray actor pool and the exact reduction of shard states."""
+"""Sharding, Ray tasks that evaluate shards, and the exact reduction of their states."""
