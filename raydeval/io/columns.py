@@ -46,13 +46,14 @@ def join_ids(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array,
 
     One dictionary encoding of both id columns serves the duplicate checks and the join.
     """
-    encoded = pa.concat_arrays([gt_ids, pred_ids]).dictionary_encode()
-    size = len(encoded.dictionary)
-    codes = pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False)  # null id -> `size`
-    gt_codes, pred_codes = codes[: len(gt_ids)], codes[len(gt_ids):]
+    gt_part, pred_part = pa.chunked_array([gt_ids, pred_ids], pa.string()).dictionary_encode().chunks
+    dictionary = pred_part.dictionary  # shared by both chunks, complete after the last one
+    size = len(dictionary)
+    gt_codes, pred_codes = (pc.fill_null(part.indices, size).to_numpy(zero_copy_only=False)  # null -> size
+                            for part in (gt_part, pred_part))
     for m, side in ((gt, gt_codes), (pred, pred_codes)):
         repeated = np.flatnonzero(np.bincount(side, minlength=size + 1)[:size] > 1)
-        problems.add(m.uri, "id", "duplicate id", encoded.dictionary.take(pa.array(repeated)).to_pylist())
+        problems.add(m.uri, "id", "duplicate id", dictionary.take(pa.array(repeated)).to_pylist())
     where = np.full(size + 1, -1, dtype=np.int64)
     where[pred_codes[::-1]] = np.arange(len(pred_codes) - 1, -1, -1)  # first occurrence wins
     where[size] = -1
