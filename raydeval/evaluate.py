@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import raydeval
 from raydeval.errors import InputError
 from raydeval.engine.run import Progress, ensure_ray, evaluate_table
-from raydeval.engine.shards import auto_shard_size
+from raydeval.engine.shards import auto_shard_size, shard_count
 from raydeval.io.manifest import read_manifest
 from raydeval.io.result import SCHEMA, package_versions, redact
 from raydeval.tasks import get_task
@@ -54,7 +54,7 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
         raise InputError("--device gpu: the Ray cluster has no GPU (use --device auto to fall back to NumPy)")
     shard_size = settings.shard_size or auto_shard_size(table.num_rows, workers)
     ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only)
-    progress = Progress(task.name, table.num_rows, -(-table.num_rows // shard_size)) if settings.progress else None
+    progress = Progress(task.name, table.num_rows, shard_count(table.num_rows, shard_size)) if settings.progress else None
     gpus_per_shard = gpus / workers if settings.device == "gpu" else 0.0
     state, problems, shards = evaluate_table(task.name, table, ctx, workers, shard_size, progress,
                                              gpus_per_shard)
