@@ -727,7 +727,7 @@ def render(r: dict, meta: dict) -> str:
         "## Figures",
         "",
         "Throughput after start-up = work units / wall time of `evaluate()` with Ray already running "
-        "(it includes manifest read + validation, actor start, shard work, merge and finalize).",
+        "(it includes manifest read + validation, shard tasks, merge and finalize).",
         "",
         "| Workload | Variant | Wall s | Throughput |",
         "|---|---|---|---|",
@@ -785,7 +785,7 @@ def render(r: dict, meta: dict) -> str:
         "### Split of the raydeval runs (medians, seconds)",
         "",
         "`prepare` = manifest read + validation + join (`raydeval.evaluate.prepare`); `shard work` = "
-        "`evaluate_table` (actor start, shards, merge), of which `shard build` = cutting shards on the "
+        "`evaluate_table` (shard tasks, merge), of which `shard build` = cutting shards on the "
         "driver and `merge` = `State.merged` on the driver; `other` = the rest of `evaluate()` "
         "(finalize, result). Ray start is in none of them (timed above).",
         "",
