@@ -1,4 +1,5 @@
-"""Mask decoding equals the independent reference decoder for every documented kind."""
+"""Mask decoding equals the independent reference decoder for every documented kind; the fused
+counting kernel equals plain NumPy."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from raydeval.media import MediaError
-from raydeval.media.backend import array_module, overlap_counts
+from raydeval.media.backend import (array_module, array_overlap_counts, byte_mask, forged_pixels,
+                                    fused_overlap_counts, overlap_counts)
 from raydeval.media.masks import decode_mask
 from raydeval.media.video import luma_frames
 from tests import gen, oracle
@@ -18,8 +20,8 @@ def test_mask_kinds_match_reference(tmp_path, kind, shape):
     rng = np.random.default_rng(hash((kind, shape)) % 2**32)
     path = gen.random_mask_file(rng, str(tmp_path / "m"), shape, kind)
     got = decode_mask(open(path, "rb").read(), 2**28)
-    assert got.dtype == bool and got.shape == shape
-    assert np.array_equal(got, oracle.forged_mask(path))
+    assert got.dtype == np.uint8 and got.shape == shape
+    assert np.array_equal(got > 127, oracle.forged_mask(path))
 
 
 def test_palette_png_matches_reference(tmp_path):
@@ -28,7 +30,7 @@ def test_palette_png_matches_reference(tmp_path):
     image = Image.fromarray(index, "P")
     image.putpalette([0, 0, 0, 200, 200, 200, 128, 127, 127, 255, 0, 0])
     image.save(tmp_path / "p.png")
-    assert np.array_equal(decode_mask((tmp_path / "p.png").read_bytes(), 2**28),
+    assert np.array_equal(decode_mask((tmp_path / "p.png").read_bytes(), 2**28) > 127,
                           oracle.forged_mask(str(tmp_path / "p.png")))
 
 
@@ -53,14 +55,61 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path):
         decode_mask(open(path, "rb").read(), 1000)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (1023, 1025)])
-def test_overlap_counts_numpy_backend(shape):
-    rng = np.random.default_rng(4)
-    xp = array_module("cpu")
-    for truth, pred in [(rng.random(shape) < 0.3, rng.random(shape) < 0.6),
-                        (np.zeros(shape, bool), np.zeros(shape, bool)),
-                        (np.ones(shape, bool), np.ones(shape, bool))]:
-        assert overlap_counts(xp, truth, pred) == (int((truth & pred).sum()), int(truth.sum()), int(pred.sum()))
+def plain_counts(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int, int]:
+    """The obvious reference: threshold, AND, count."""
+    t, p = truth > 127, pred > 127
+    return int((t & p).sum()), int(t.sum()), int(p.sum())
+
+
+SHAPES = [(1, 1), (1, 7), (1, 8), (1, 9), (7, 13), (64, 33), (1023, 1025), (1024, 1024)]
+
+
+def byte_pairs(rng, shape):
+    """Random bytes, values at the threshold, all-empty, all-full and mixed empty/full pairs."""
+    edge = np.array([0, 1, 126, 127, 128, 129, 254, 255], np.uint8)
+    zeros, full = np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8)
+    return [(rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 256, shape, dtype=np.uint8)),
+            (rng.choice(edge, shape), rng.choice(edge, shape)),
+            (zeros, zeros), (full, full), (zeros, full), (full, zeros)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fused_counts_equal_plain_numpy(shape):
+    rng = np.random.default_rng(shape[0] * 10007 + shape[1])
+    for truth, pred in byte_pairs(rng, shape):
+        want = plain_counts(truth, pred)
+        assert fused_overlap_counts(truth, pred) == want
+        assert array_overlap_counts(np, truth, pred) == want
+        assert overlap_counts(array_module("cpu"), truth, pred) == want
+        assert forged_pixels(np, truth) == want[1]
+
+
+def test_fused_counts_on_strided_and_unaligned_views():
+    rng = np.random.default_rng(6)
+    padded = rng.integers(0, 256, (37, 64), dtype=np.uint8)  # a luma plane with line padding
+    truth, pred = padded[:, :50], rng.integers(0, 256, (37, 51), dtype=np.uint8)[:, 1:]
+    assert not truth.flags.c_contiguous and not pred.flags.c_contiguous
+    assert fused_overlap_counts(truth, pred) == plain_counts(truth, pred)
+    raw = rng.integers(0, 256, 1 + 40 * 41, dtype=np.uint8)
+    unaligned = raw[1:].reshape(40, 41)  # starts one byte past an allocation
+    assert fused_overlap_counts(unaligned, unaligned[::-1]) == plain_counts(unaligned, unaligned[::-1])
+
+
+@pytest.mark.parametrize("kind", gen.MASK_KINDS)
+def test_fused_counts_on_every_decoded_mask_kind(tmp_path, kind):
+    rng = np.random.default_rng(7)
+    shape = (33, 65)
+    truth = decode_mask(open(gen.random_mask_file(rng, str(tmp_path / "t"), shape, kind), "rb").read(), 2**28)
+    for other in gen.MASK_KINDS:
+        path = gen.random_mask_file(rng, str(tmp_path / other), shape, other)
+        pred = decode_mask(open(path, "rb").read(), 2**28)
+        assert fused_overlap_counts(truth, pred) == plain_counts(truth, pred)
+
+
+def test_byte_mask_of_booleans():
+    forged = np.array([[True, False], [False, True]])
+    assert byte_mask(forged).dtype == np.uint8
+    assert np.array_equal(byte_mask(forged) > 127, forged)
 
 
 def test_auto_device_without_gpu_falls_back_to_numpy(capsys):
@@ -84,5 +133,6 @@ def test_cupy_counts_equal_numpy():
     if not cupy.cuda.is_available():
         pytest.skip("no GPU visible")
     rng = np.random.default_rng(5)
-    truth, pred = rng.random((1023, 1025)) < 0.3, rng.random((1023, 1025)) < 0.6
-    assert overlap_counts(cupy, truth, pred) == overlap_counts(np, truth, pred)
+    for shape in SHAPES:
+        for truth, pred in byte_pairs(rng, shape):
+            assert overlap_counts(cupy, truth, pred) == overlap_counts(np, truth, pred) == plain_counts(truth, pred)

@@ -1,4 +1,8 @@
-"""Mask images (PNG, .npy) → boolean forged-pixel arrays (SPEC §1.2)."""
+"""Mask images (PNG, .npy) → byte masks: 2-D uint8, forged iff > 127 (SPEC §1.2).
+
+An 8-bit gray PNG (the common kind) is returned as decoded; other kinds are thresholded by their
+own rule into a byte mask of 0 and 128.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,14 @@ import numpy as np
 import pyspng
 
 from raydeval.media import MediaError
+from raydeval.media.backend import byte_mask
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
 
 
 def decode_mask(data: bytes, max_pixels: int) -> np.ndarray:
-    """Forged-pixel mask (2-D bool) of a PNG or .npy file's bytes."""
+    """The byte mask of a PNG or .npy file's bytes."""
     if data.startswith(PNG_SIGNATURE):
         return _png_mask(data, max_pixels)
     if data.startswith(NPY_MAGIC):
@@ -42,14 +47,14 @@ def _png_mask(data: bytes, max_pixels: int) -> np.ndarray:
     except Exception as e:  # libspng reports corrupt/truncated data with assorted exceptions
         raise MediaError(f"corrupt PNG: {e}") from None
     if pixels.ndim == 2:  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
-        return np.greater(pixels, 127, out=pixels.view(np.bool_))  # in place: no new buffer
+        return pixels
     if colour == 0:  # 16-bit gray arrives with an alpha channel
-        return pixels[:, :, 0] > 32767
+        return byte_mask(pixels[:, :, 0] > 32767)
     # RGB, RGBA, palette or gray+alpha: mean of the colour channels > half scale, in integers
     total = pixels[:, :, 0].astype(np.uint32 if depth == 16 else np.uint16)
     total += pixels[:, :, 1]
     total += pixels[:, :, 2]
-    return total > (3 * 32767 if depth == 16 else 3 * 127)
+    return byte_mask(total > (3 * 32767 if depth == 16 else 3 * 127))
 
 
 def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
@@ -73,11 +78,11 @@ def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
         raise MediaError(f"corrupt .npy: {e}") from None
     array = array.reshape(shape[0], shape[1])
     if array.dtype == np.bool_:
-        return array
+        return byte_mask(array)
     if array.dtype == np.uint8:
-        return array > 127
+        return array
     if array.dtype.kind == "f":
-        return array > 0.5
+        return byte_mask(array > 0.5)
     raise MediaError(f"unsupported .npy dtype {array.dtype} (use bool, uint8 or float)")
 
 

@@ -12,7 +12,7 @@ from raydeval.errors import Problems
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, read_bytes
-from raydeval.media.backend import array_module, overlap_counts
+from raydeval.media.backend import array_module, forged_pixels, overlap_counts
 from raydeval.media.masks import decode_mask
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
@@ -59,7 +59,7 @@ class ImageTask(Task):
             except MediaError as e:
                 problems.add(ctx.gt_uri, "mask", "unreadable GT mask", [f"{sample_id} ({gt_uri}: {e})"])
                 continue
-            if label == 0 and truth is not None and truth.any():
+            if label == 0 and truth is not None and forged_pixels(xp, truth):
                 problems.add(ctx.gt_uri, "mask", "real image with a non-empty GT mask", [sample_id])
                 continue
             if label == 0 and policy == "zero":
@@ -75,10 +75,10 @@ class ImageTask(Task):
                 problems.add(ctx.pred_uri, "mask", "unusable predicted mask", [f"{sample_id} ({pred_uri}: {e})"])
                 continue
             if label == 0:  # one_if_pred_empty
-                f1_values.append(1.0 if guess is None or not guess.any() else 0.0)
+                f1_values.append(1.0 if guess is None or not forged_pixels(xp, guess) else 0.0)
                 continue
             if guess is None:
-                tp, true_px, pred_px = 0, int(np.count_nonzero(truth)), 0
+                tp, true_px, pred_px = 0, forged_pixels(xp, truth), 0
             else:
                 tp, true_px, pred_px = overlap_counts(xp, truth, guess)
             state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)

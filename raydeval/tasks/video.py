@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 
-import numpy as np
 import pyarrow as pa
 
 from raydeval import intervals, metrics
@@ -14,7 +13,7 @@ from raydeval.exact import exact_sum_units, mean_from_units
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, open_file
-from raydeval.media.backend import array_module, overlap_counts
+from raydeval.media.backend import array_module, forged_pixels, overlap_counts
 from raydeval.media.video import luma_frames
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
@@ -163,11 +162,10 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
         while next_pair < len(both) and both[next_pair][1] <= t:
             next_pair += 1
         if next_pair < len(both) and both[next_pair][0] <= t:
-            truth_mask = frames[0] > 127  # thresholded only where the IoU is needed
-            if len(frames) == 2:
-                i, g, p = overlap_counts(xp, truth_mask, frames[1] > 127)
+            if len(frames) == 2:  # counted only where the IoU is needed
+                i, g, p = overlap_counts(xp, frames[0], frames[1])
             else:
-                i, g, p = 0, int(np.count_nonzero(truth_mask)), 0
+                i, g, p = 0, forged_pixels(xp, frames[0]), 0
             ious.append(metrics.per_sample_iou(i, p, g))
     if seen < num_frames:  # every stream ended early together
         side, uri = sides[0]
