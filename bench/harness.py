@@ -5,7 +5,8 @@
 One run measures, with medians of `--reps` repetitions:
   (a) the decode-only floor: the fastest decoder (pyspng for PNG, np.load for .npy, PyAV's Y plane
       for mask videos) over the same files in a pool of N=2 processes, nothing else;
-  (b) raydeval end to end (`raydeval.evaluate.evaluate`) with 1 and 2 workers: total wall time and
+  (b) raydeval end to end (`raydeval.evaluate.evaluate`) with 1 and 2 workers (each in an embedded
+      Ray of that many CPUs, as the CLI starts it): total wall time and
       its split (Ray start timed separately first; manifest read+validate; shard work; finalize);
   (c) the naive loop: Pillow decode + scikit-learn f1_score per image pair, one process;
   (d) raydeval's per-pair kernel through Ray Data `map_batches` (skipped if ray.data is missing);
@@ -244,6 +245,17 @@ def ray_start(reps: int = 3, workers: int = POOL_PROCESSES) -> dict:
         ensure_ray(None, workers)
         seconds.append(time.perf_counter() - clock)
     return {"seconds": seconds, "shutdown_seconds": stops}
+
+
+def _restart_ray(cpus: int) -> None:
+    """An embedded Ray with `cpus` CPUs (restarted unless it already has that many)."""
+    import ray
+
+    from raydeval.engine.run import ensure_ray
+
+    if ray.is_initialized() and ray.cluster_resources().get("CPU") != cpus:
+        ray.shutdown()
+    ensure_ray(None, cpus)
 
 
 @contextlib.contextmanager
@@ -516,33 +528,43 @@ def _measure(out, data_root, images, videos, labels, img_files, vid_files, pool,
         out["ray_start"] = None
 
     # (a), (b), (e), (g) interleaved: one repetition of every variant per round, so that a
-    # transient load on the machine hits all variants alike; the floors run next to the idle Ray
+    # transient load on the machine hits all variants alike; the floors run next to the idle Ray.
+    # The 1-worker runs follow in an embedded Ray of 1 CPU, as `raydeval eval --workers 1` runs.
     tiny = generate.label_workload(data_root, 10, seed=0)
-    variants = [("raydeval_images_1", "openmmsec-image", images, 1),
-                ("raydeval_images_2", "openmmsec-image", images, 2),
-                ("raydeval_videos_1", "openmmsec-video", videos, 1),
-                ("raydeval_videos_2", "openmmsec-video", videos, 2),
-                (f"labels_{labels[0]['rows']}", "openmmsec-audio", labels[0], POOL_PROCESSES),
-                (f"labels_{labels[1]['rows']}", "openmmsec-audio", labels[1], POOL_PROCESSES),
-                ("fixed_cost", "openmmsec-audio", tiny, POOL_PROCESSES)]
+    phases = {POOL_PROCESSES: [("raydeval_images_2", "openmmsec-image", images),
+                               ("raydeval_videos_2", "openmmsec-video", videos),
+                               (f"labels_{labels[0]['rows']}", "openmmsec-audio", labels[0]),
+                               (f"labels_{labels[1]['rows']}", "openmmsec-audio", labels[1]),
+                               ("fixed_cost", "openmmsec-audio", tiny)],
+              1: [("raydeval_images_1", "openmmsec-image", images),
+                  ("raydeval_videos_1", "openmmsec-video", videos)]}
     pool.time(img_files[:4], kernels.floor_image)  # page cache, first calls
     pool.time(vid_files[:4], kernels.floor_video)
     floors = {"floor_images": [], "floor_videos": []}
-    runs = {name: [] for name, *_ in variants}
-    for rep in range(reps):
-        log(f"(a)(b)(e) round {rep + 1}/{reps}: floors, raydeval images/videos with 1 and 2 workers, labels ...")
-        floors["floor_images"].append(pool.time(img_files, kernels.floor_image))
-        floors["floor_videos"].append(pool.time(vid_files, kernels.floor_video))
-        for name, task, info, workers in variants:
-            runs[name].append(raydeval_once(task, info, workers))
+    for workers, variants in phases.items():
+        if ray_start_reps:  # tests (ray_start_reps=0) keep their running Ray for every phase
+            _restart_ray(workers)
+        for name, task, info in variants:
+            raydeval_once(task, info, workers)  # warm: worker imports, JIT cache, page cache
+        runs = {name: [] for name, *_ in variants}
+        for rep in range(reps):
+            log(f"(a)(b)(e) round {rep + 1}/{reps}, Ray with {workers} CPU(s): "
+                f"{'floors, ' if workers == POOL_PROCESSES else ''}{', '.join(runs)} ...")
+            if workers == POOL_PROCESSES:
+                floors["floor_images"].append(pool.time(img_files, kernels.floor_image))
+                floors["floor_videos"].append(pool.time(vid_files, kernels.floor_video))
+            for name, task, info in variants:
+                runs[name].append(raydeval_once(task, info, workers))
+        for name, task, info in variants:
+            summary = summarize(runs[name], workers)
+            if memory and name != "fixed_cost":
+                log(f"(f) peak RSS, {name} ...")
+                summary.update(memory_run(task, info, workers))
+            out[name] = _strip(summary)
     out["floor_images"] = {"seconds": floors["floor_images"], "files": len(img_files), "processes": pool.processes}
     out["floor_videos"] = {"seconds": floors["floor_videos"], "files": len(vid_files), "processes": pool.processes}
-    for name, task, info, workers in variants:
-        summary = summarize(runs[name], workers)
-        if memory and name != "fixed_cost":
-            log(f"(f) peak RSS, {name} ...")
-            summary.update(memory_run(task, info, workers))
-        out[name] = _strip(summary)
+    if ray_start_reps:
+        _restart_ray(POOL_PROCESSES)
 
     # (d) Ray Data
     if raydata:
@@ -558,7 +580,6 @@ def _strip(run: dict) -> dict:
     out["walls"] = [r["wall"] for r in run["runs"]]
     out["metrics"] = run["result"]["metrics"]
     out["counts"] = run["result"]["counts"]
-    out["shard_size"] = run["result"]["run"]["shard_size"]
     out["shard_count"] = run["result"]["run"]["shards"]
     out["all_metrics_equal"] = all(r["result"]["metrics"] == run["result"]["metrics"] for r in run["runs"])
     return out
@@ -727,7 +748,10 @@ def render(r: dict, meta: dict) -> str:
         "## Figures",
         "",
         "Throughput after start-up = work units / wall time of `evaluate()` with Ray already running "
-        "(it includes manifest read + validation, shard tasks, merge and finalize).",
+        "(it includes manifest read + validation, shard tasks, merge and finalize). The floors and "
+        f"every {POOL_PROCESSES}-worker run share interleaved rounds in an embedded Ray of "
+        f"{POOL_PROCESSES} CPUs; the 1-worker runs follow in an embedded Ray of 1 CPU, as "
+        "`raydeval eval --workers 1` starts it.",
         "",
         "| Workload | Variant | Wall s | Throughput |",
         "|---|---|---|---|",
@@ -789,7 +813,7 @@ def render(r: dict, meta: dict) -> str:
         "driver and `merge` = `State.merged` on the driver; `other` = the rest of `evaluate()` "
         "(finalize, result). Ray start is in none of them (timed above).",
         "",
-        "| Run | total | prepare | shard work | shard build | merge | other | shards × size |",
+        "| Run | total | prepare | shard work | shard build | merge | other | shards |",
         "|---|---|---|---|---|---|---|---|",
     ]
     runs = [("images, 1 worker", "raydeval_images_1"), ("images, 2 workers", "raydeval_images_2"),
@@ -801,7 +825,7 @@ def render(r: dict, meta: dict) -> str:
         run = r[key]
         lines.append(f"| {label} | {run['wall']:.3f} | {run['prepare']:.3f} | {run['shards']:.3f} | "
                      f"{run['shard_build']:.3f} | {run['merge']:.3f} | {run['other']:.3f} | "
-                     f"{run['shard_count']} × {run['shard_size']} |")
+                     f"{run['shard_count']} |")
     lines += [
         "",
         "### Memory (peak RSS)",

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import raydeval
 from raydeval.errors import InputError
 from raydeval.engine.run import Progress, ensure_ray, evaluate_table
-from raydeval.engine.shards import auto_shard_size, shard_count
+from raydeval.engine.shards import shard_bounds
 from raydeval.io.manifest import read_manifest
 from raydeval.io.result import SCHEMA, package_versions, redact
 from raydeval.tasks import get_task
@@ -52,12 +52,11 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     gpus = _cluster_resource("GPU")
     if settings.device == "gpu" and not gpus:
         raise InputError("--device gpu: the Ray cluster has no GPU (use --device auto to fall back to NumPy)")
-    shard_size = settings.shard_size or auto_shard_size(table.num_rows, workers)
+    bounds = shard_bounds(table.num_rows, workers, settings.shard_size)
     ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only)
-    progress = Progress(task.name, table.num_rows, shard_count(table.num_rows, shard_size)) if settings.progress else None
+    progress = Progress(task.name, table.num_rows, len(bounds)) if settings.progress else None
     gpus_per_shard = gpus / workers if settings.device == "gpu" else 0.0
-    state, problems, shards = evaluate_table(task.name, table, ctx, workers, shard_size, progress,
-                                             gpus_per_shard)
+    state, problems = evaluate_table(task.name, table, ctx, workers, bounds, progress, gpus_per_shard)
     problems.raise_if_any()
     values, notes = task.finalize(state, options)
     return {
@@ -71,7 +70,7 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
                    for name, m in (("gt", gt), ("pred", pred))},
         "run": {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - clock, 3), "ray": mode, "workers": workers,
-                "shards": shards, "shard_size": shard_size, "device": settings.device,
+                "shards": len(bounds), "device": settings.device,
                 "versions": package_versions()},
     }
 

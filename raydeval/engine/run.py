@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 import pyarrow as pa
 import ray
 
-from raydeval.engine.shards import iter_shards, shard_count
+from raydeval.engine.shards import iter_shards
 from raydeval.errors import InputError, Problems
 from raydeval.state import State
 from raydeval.tasks import get_task
@@ -20,7 +19,7 @@ MERGE_BATCH = 64
 
 
 def ensure_ray(address: str | None, workers: int) -> str:
-    """Join `address`, or start an embedded local Ray sized for `workers`; returns the mode."""
+    """Join `address`, or start an embedded local Ray with `workers` CPUs; returns the mode."""
     if not ray.is_initialized():
         if address:
             try:
@@ -28,8 +27,7 @@ def ensure_ray(address: str | None, workers: int) -> str:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise InputError(f"--address {address}: cannot join the Ray cluster: {e}") from None
         else:
-            ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1),
-                     include_dashboard=False, logging_level="ERROR")
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, logging_level="ERROR")
     return address or "local"
 
 
@@ -40,15 +38,18 @@ def evaluate_shard(task_name: str, ctx: Context, shard: dict) -> tuple[State, Pr
     return get_task(task_name).evaluate(shard, ctx)
 
 
-def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, shard_size: int,
-                   progress: "Progress | None" = None, gpus_per_shard: float = 0.0) -> tuple[State, Problems, int]:
-    """Merged state and problems of all shards of `table` (at most `workers` at a time).
+def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int,
+                   bounds: list[tuple[int, int]], progress: "Progress | None" = None,
+                   gpus_per_shard: float = 0.0) -> tuple[State, Problems]:
+    """Merged state and problems of the shards of `table` at `bounds` (at most `workers` at a time).
 
-    With `gpus_per_shard`, each shard task reserves that share of a GPU (for --device gpu).
+    Where Ray's CPUs already cap the tasks at `workers`, a second shard per worker waits queued,
+    so a worker starts its next shard without a round trip to this driver. With `gpus_per_shard`,
+    each shard task reserves that share of a GPU (for --device gpu).
     """
-    total = shard_count(table.num_rows, shard_size)
     needed = get_task(task_name).shard_columns(table, ctx)
-    shards = iter_shards(table.select(needed), shard_size)
+    shards = iter_shards(table.select(needed), bounds)
+    queued_per_worker = 2 if ray.cluster_resources().get("CPU", 0) <= workers else 1
     ctx_ref = ray.put(ctx)
     remote = evaluate_shard.options(num_gpus=gpus_per_shard) if gpus_per_shard else evaluate_shard
     pending: dict = {}
@@ -58,7 +59,7 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
             pending[remote.remote(task_name, ctx_ref, shard)] = len(next(iter(shard.values())))
             return
 
-    for _ in range(max(1, workers)):
+    for _ in range(max(1, workers) * queued_per_worker):
         submit()
     state, problems, finished = State(), Problems(), []
     while pending:
@@ -77,7 +78,7 @@ def evaluate_table(task_name: str, table: pa.Table, ctx: Context, workers: int, 
         problems.merge(shard_problems)
         if progress:
             progress.update(rows)
-    return State.merged([state, *finished]), problems, total
+    return State.merged([state, *finished]), problems
 
 
 class Progress:

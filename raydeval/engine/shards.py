@@ -8,22 +8,30 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 MAX_AUTO_SHARD = 65536
-SHARDS_PER_WORKER = 8
+GUIDED_DIVISOR = 2  # an automatic shard takes 1/(2·workers) of the rows not yet cut
+MIN_SHARDS_PER_WORKER = 64  # ... but at least rows/(64·workers) rows
 
 
-def auto_shard_size(rows: int, workers: int) -> int:
-    """About eight shards per worker, capped, so work balances and memory stays bounded."""
-    return max(1, min(MAX_AUTO_SHARD, math.ceil(rows / (SHARDS_PER_WORKER * max(1, workers)))))
+def shard_bounds(rows: int, workers: int, shard_size: int = 0) -> list[tuple[int, int]]:
+    """Row ranges [start, stop) of the shards: `shard_size` rows each, or automatic sizes.
+
+    Automatic sizes are guided: each shard takes a fixed share of the rows left, so shards start
+    large (few round trips, bounded by MAX_AUTO_SHARD) and end small (workers finish together).
+    """
+    workers = max(1, workers)
+    smallest = max(1, math.ceil(rows / (MIN_SHARDS_PER_WORKER * workers)))
+    bounds, start = [], 0
+    while start < rows:
+        size = shard_size or min(MAX_AUTO_SHARD, max(smallest, (rows - start) // (GUIDED_DIVISOR * workers)))
+        bounds.append((start, min(rows, start + size)))
+        start += size
+    return bounds
 
 
-def shard_count(rows: int, shard_size: int) -> int:
-    return math.ceil(rows / shard_size)
-
-
-def iter_shards(table: pa.Table, shard_size: int) -> Iterator[dict]:
-    """Consecutive row ranges of `table` as {column: ndarray | list}, built lazily."""
-    for start in range(0, table.num_rows, shard_size):
-        yield to_columns(table.slice(start, shard_size))
+def iter_shards(table: pa.Table, bounds: list[tuple[int, int]]) -> Iterator[dict]:
+    """The shards of `table` at `bounds` as {column: ndarray | list}, built lazily."""
+    for start, stop in bounds:
+        yield to_columns(table.slice(start, stop - start))
 
 
 def to_columns(table: pa.Table) -> dict:

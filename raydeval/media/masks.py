@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import struct
 
+import numba
 import numpy as np
 import pyspng
 
@@ -48,13 +49,11 @@ def _png_mask(data: bytes, max_pixels: int) -> np.ndarray:
         raise MediaError(f"corrupt PNG: {e}") from None
     if pixels.ndim == 2:  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
         return pixels
-    if colour == 0:  # 16-bit gray arrives with an alpha channel
-        return byte_mask(pixels[:, :, 0] > 32767)
+    if colour == 0:  # 16-bit gray arrives with an alpha channel; > 32767 iff its high byte > 127
+        high_byte = pixels.astype("<u2", copy=False).view(np.uint8)[:, :, 1]
+        return np.ascontiguousarray(high_byte)
     # RGB, RGBA, palette or gray+alpha: mean of the colour channels > half scale, in integers
-    total = pixels[:, :, 0].astype(np.uint32 if depth == 16 else np.uint16)
-    total += pixels[:, :, 1]
-    total += pixels[:, :, 2]
-    return byte_mask(total > (3 * 32767 if depth == 16 else 3 * 127))
+    return _rgb_byte_mask(pixels, 3 * 32767 if depth == 16 else 3 * 127)
 
 
 def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
@@ -63,7 +62,7 @@ def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
         version = np.lib.format.read_magic(f)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(f)
+        shape, fortran, dtype = read_header(f)
     except (ValueError, SyntaxError) as e:
         raise MediaError(f"corrupt .npy header: {e}") from None
     if dtype.hasobject:
@@ -71,19 +70,28 @@ def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
     if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)):
         raise MediaError(f"expected a 2-D mask, got shape {shape}")
     _check_pixels(shape[0] * shape[1], max_pixels)
-    f.seek(0)
-    try:
-        array = np.load(f, allow_pickle=False)
-    except ValueError as e:
-        raise MediaError(f"corrupt .npy: {e}") from None
-    array = array.reshape(shape[0], shape[1])
-    if array.dtype == np.bool_:
+    if not (dtype in (np.bool_, np.uint8) or dtype.kind == "f"):
+        raise MediaError(f"unsupported .npy dtype {dtype} (use bool, uint8 or float)")
+    pixels = shape[0] * shape[1]
+    if len(data) - f.tell() < pixels * dtype.itemsize:
+        raise MediaError(f"corrupt .npy: {len(data) - f.tell()} data bytes for {pixels} {dtype} pixels")
+    array = np.frombuffer(data, dtype, pixels, f.tell()).reshape(shape[:2], order="F" if fortran else "C")
+    if dtype == np.bool_:
         return byte_mask(array)
-    if array.dtype == np.uint8:
+    if dtype == np.uint8:
         return array
-    if array.dtype.kind == "f":
-        return byte_mask(array > 0.5)
-    raise MediaError(f"unsupported .npy dtype {array.dtype} (use bool, uint8 or float)")
+    return byte_mask(array > 0.5)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rgb_byte_mask(pixels, limit):
+    """The byte mask of (h, w, channels) pixels whose first three channels sum to > limit."""
+    out = np.empty(pixels.shape[:2], np.uint8)
+    for i in range(pixels.shape[0]):
+        for j in range(pixels.shape[1]):
+            total = np.int32(pixels[i, j, 0]) + np.int32(pixels[i, j, 1]) + np.int32(pixels[i, j, 2])
+            out[i, j] = np.uint8(128) if total > limit else np.uint8(0)
+    return out
 
 
 def _check_pixels(pixels: int, max_pixels: int) -> None:
