@@ -82,7 +82,7 @@ def naive_pair_f1(gt_path: str, pred_path: str | None) -> float:
 def raydeval_pair_f1s(batch: dict) -> dict:
     """`map_batches` function: raydeval's decode + count + per-sample F1 for a batch of pairs."""
     from raydeval.media import read_bytes
-    from raydeval.media.backend import forged_pixels, overlap_counts
+    from raydeval.media.backend import forged_pixels, fused_overlap_counts
     from raydeval.media.masks import decode_mask
     from raydeval.metrics import per_sample_f1
 
@@ -91,9 +91,9 @@ def raydeval_pair_f1s(batch: dict) -> dict:
     for gt, pred in zip(batch["gt"], batch["pred"]):
         truth = decode_mask(read_bytes(str(gt), {}), max_pixels)
         if pred is None or pred == "":
-            tp, true_px, pred_px = 0, forged_pixels(np, truth), 0
+            tp, true_px, pred_px = 0, forged_pixels(truth), 0
         else:
             guess = decode_mask(read_bytes(str(pred), {}), max_pixels)
-            tp, true_px, pred_px = overlap_counts(np, truth, guess)
+            tp, true_px, pred_px = fused_overlap_counts(truth, guess)
         out.append(per_sample_f1(tp, pred_px, true_px))
     return {"f1": np.array(out, dtype=np.float64)}

@@ -3,12 +3,15 @@ counting kernel equals plain NumPy."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from raydeval.media import MediaError
-from raydeval.media.backend import (array_module, array_overlap_counts, byte_mask, forged_pixels,
-                                    fused_overlap_counts, overlap_counts)
+from raydeval.media.backend import (CpuOverlapCounter, array_module, byte_mask, forged_pixels,
+                                    fused_overlap_counts, overlap_counter)
+from raydeval.media.gpu import ALIGN, Batch, padded
 from raydeval.media.masks import decode_mask
 from raydeval.media.video import luma_frames
 from tests import gen, oracle
@@ -79,9 +82,8 @@ def test_fused_counts_equal_plain_numpy(shape):
     for truth, pred in byte_pairs(rng, shape):
         want = plain_counts(truth, pred)
         assert fused_overlap_counts(truth, pred) == want
-        assert array_overlap_counts(np, truth, pred) == want
-        assert overlap_counts(array_module("cpu"), truth, pred) == want
-        assert forged_pixels(np, truth) == want[1]
+        assert overlap_counter(array_module("cpu")).add("k", truth, pred) == [("k", want)]
+        assert forged_pixels(truth) == want[1]
 
 
 def test_fused_counts_on_strided_and_unaligned_views():
@@ -112,6 +114,60 @@ def test_byte_mask_of_booleans():
     assert np.array_equal(byte_mask(forged) > 127, forged)
 
 
+def kernel_on_batch(batch: Batch) -> list:
+    """What the GPU kernel computes, in NumPy: popcounts of bit 7 over each pair's 16-byte words."""
+    out = []
+    for first, words in zip(batch.first, batch.words):
+        span = slice(first * ALIGN, (first + words) * ALIGN)
+        t, p = batch.truth[span] > 127, batch.pred[span] > 127
+        out.append((int((t & p).sum()), int(t.sum()), int(p.sum())))
+    return out
+
+
+def test_gpu_batch_packing_keeps_every_pair_apart():
+    """Pairs of odd sizes and strides, packed into reused buffers (stale bytes from an earlier
+    batch under the padding), count exactly as each pair alone."""
+    rng = np.random.default_rng(8)
+    size = 1 << 16
+    batch = Batch(np.full(size, 255, np.uint8), np.full(size, 255, np.uint8))  # stale: all forged
+    for _ in range(2):
+        pairs = []
+        for shape in SHAPES[:6] * 3:
+            if not batch.fits(shape[0] * shape[1]):
+                break
+            truth, pred = byte_pairs(rng, shape)[int(rng.integers(6))]
+            padded_view = np.zeros((shape[0], shape[1] + 3), np.uint8)
+            padded_view[:, :shape[1]] = pred
+            batch.add(len(pairs), truth, padded_view[:, :shape[1]])  # a strided view, as video planes
+            pairs.append((truth, pred))
+        assert batch.first == [sum(batch.words[:i]) for i in range(len(pairs))]  # back to back
+        assert batch.fill == sum(padded(t.size) for t, _ in pairs)
+        assert kernel_on_batch(batch) == [plain_counts(t, p) for t, p in pairs]
+        batch.clear()
+
+
+def test_gpu_counter_host_logic_with_a_numpy_stand_in(monkeypatch):
+    """The counter's flow (two buffers, counts matched to their keys across launches, oversized
+    pairs, reset) on tests/fake_cupy.py, which runs the kernel's arithmetic in NumPy."""
+    from raydeval.media.gpu import GpuOverlapCounter
+    from tests import fake_cupy
+
+    monkeypatch.setitem(sys.modules, "cupyx", fake_cupy.cupyx)
+    rng = np.random.default_rng(10)
+    gpu = GpuOverlapCounter(fake_cupy.cupy, batch_bytes=4096)
+    gpu.add("stale", *byte_pairs(rng, (7, 13))[0])
+    gpu.reset()  # an interrupted evaluation's pair must not come back
+    pairs = [p for shape in SHAPES for p in byte_pairs(rng, shape)]
+    launches = fake_cupy.RawKernel.launches
+    got = []
+    for key, (truth, pred) in enumerate(pairs):
+        got += gpu.add(key, truth, pred)
+    got += gpu.finish()
+    assert sorted(got) == [(key, plain_counts(t, p)) for key, (t, p) in enumerate(pairs)]
+    assert fake_cupy.RawKernel.launches - launches > 4  # several batches and oversized pairs
+    assert gpu.finish() == []
+
+
 def test_auto_device_without_gpu_falls_back_to_numpy(capsys):
     cupy_ok = False
     try:
@@ -133,6 +189,26 @@ def test_cupy_counts_equal_numpy():
     if not cupy.cuda.is_available():
         pytest.skip("no GPU visible")
     rng = np.random.default_rng(5)
-    for shape in SHAPES:
-        for truth, pred in byte_pairs(rng, shape):
-            assert overlap_counts(cupy, truth, pred) == overlap_counts(np, truth, pred) == plain_counts(truth, pred)
+    gpu, want, got = overlap_counter(cupy), [], []
+    for key, (truth, pred) in enumerate(p for shape in SHAPES for p in byte_pairs(rng, shape)):
+        want.append((key, plain_counts(truth, pred)))
+        got += gpu.add(key, truth, pred)
+    got += gpu.finish()
+    assert sorted(got) == want
+
+
+def test_cupy_small_batches_and_oversized_pairs_equal_numpy():
+    """Buffers of 4 KiB: many launches through both buffers, and pairs larger than a buffer."""
+    cupy = pytest.importorskip("cupy")
+    if not cupy.cuda.is_available():
+        pytest.skip("no GPU visible")
+    from raydeval.media.gpu import GpuOverlapCounter
+
+    rng = np.random.default_rng(9)
+    gpu, cpu, want, got = GpuOverlapCounter(cupy, batch_bytes=4096), CpuOverlapCounter(), [], []
+    pairs = [p for shape in SHAPES for p in byte_pairs(rng, shape)]
+    for key, (truth, pred) in enumerate(pairs):
+        want += cpu.add(key, truth, pred)
+        got += gpu.add(key, truth, pred)
+    got += gpu.finish()
+    assert sorted(got) == want

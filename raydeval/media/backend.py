@@ -1,4 +1,4 @@
-"""Counting forged pixels of byte masks: one fused pass on the CPU (Numba), CuPy on a GPU.
+"""Counting forged pixels of byte masks: one fused pass on the CPU (Numba), batches on a GPU.
 
 A byte mask is a 2-D uint8 array whose pixel is forged iff its value is > 127, i.e. bit 7 is set:
 8-bit gray PNGs and video luma planes are byte masks as decoded, with no thresholding pass.
@@ -44,22 +44,44 @@ def byte_mask(forged: np.ndarray) -> np.ndarray:
     return np.multiply(forged.view(np.uint8), np.uint8(128))  # 3-6x faster than a left shift
 
 
-def overlap_counts(xp, truth: np.ndarray, pred: np.ndarray) -> tuple[int, int, int]:
-    """(|truth ∩ pred|, |truth|, |pred|) of two byte masks of one shape."""
+def overlap_counter(xp):
+    """The counter of byte-mask pairs for an array module: numpy counts each pair at once on the
+    CPU, cupy counts pairs in batches on the GPU (falling back to the CPU on a CUDA error)."""
     if xp is np:
-        return fused_overlap_counts(truth, pred)
-    return array_overlap_counts(xp, truth, pred)
+        return CpuOverlapCounter()
+    try:
+        return _gpu_counter(xp).reset()
+    except Exception as e:  # CUDA reports compile and launch failures with assorted errors
+        _say_once(f"raydeval: CUDA error ({type(e).__name__}: {e}); counting with NumPy")
+        return CpuOverlapCounter()
 
 
-def forged_pixels(xp, mask: np.ndarray) -> int:
-    """|mask|: the forged pixels of one byte mask."""
-    return overlap_counts(xp, mask, mask)[1]
+class CpuOverlapCounter:
+    """`add(key, truth, pred)` returns [(key, (|truth ∩ pred|, |truth|, |pred|))] at once;
+    `finish()` returns the counts still pending (none here, some for the GPU's batches)."""
+
+    def add(self, key, truth: np.ndarray, pred: np.ndarray) -> list:
+        return [(key, fused_overlap_counts(truth, pred))]
+
+    def finish(self) -> list:
+        return []
 
 
-def array_overlap_counts(xp, truth, pred) -> tuple[int, int, int]:
-    """overlap_counts with array operations of `xp` (numpy or cupy): threshold, AND, count."""
-    t, p = xp.asarray(truth) > FORGED, xp.asarray(pred) > FORGED
-    return int(xp.count_nonzero(t & p)), int(xp.count_nonzero(t)), int(xp.count_nonzero(p))
+@lru_cache(maxsize=None)
+def _gpu_counter(cupy):
+    from raydeval.media.gpu import GpuOverlapCounter
+
+    return GpuOverlapCounter(cupy)
+
+
+@lru_cache(maxsize=None)
+def _say_once(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def forged_pixels(mask: np.ndarray) -> int:
+    """|mask|: the forged pixels of one byte mask (on the CPU)."""
+    return fused_overlap_counts(mask, mask)[1]
 
 
 def fused_overlap_counts(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int, int]:

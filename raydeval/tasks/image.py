@@ -12,7 +12,7 @@ from raydeval.errors import Problems
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, read_bytes
-from raydeval.media.backend import array_module, forged_pixels, overlap_counts
+from raydeval.media.backend import array_module, forged_pixels, overlap_counter
 from raydeval.media.masks import decode_mask
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
@@ -44,9 +44,9 @@ class ImageTask(Task):
     def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
         state, problems = label_state(shard), Problems()
         state.add(pixel_images=0, pixel_tp=0, pixel_fp=0, pixel_fn=0)
-        xp = array_module(ctx.device)
+        counter = overlap_counter(array_module(ctx.device))
         policy = ctx.options["authentic_policy"]
-        f1_values = []
+        f1_values, fake_counts = [], []  # fake_counts: (|G ∩ P|, |G|, |P|) of each fake image
         for sample_id, label, gt_uri, pred_uri in zip(shard["id"], shard["gt_label"].tolist(),
                                                       shard["gt_mask"], shard["pred_mask"]):
             if ctx.decode_only:
@@ -59,7 +59,7 @@ class ImageTask(Task):
             except MediaError as e:
                 problems.add(ctx.gt_uri, "mask", "unreadable GT mask", [f"{sample_id} ({gt_uri}: {e})"])
                 continue
-            if label == 0 and truth is not None and forged_pixels(xp, truth):
+            if label == 0 and truth is not None and forged_pixels(truth):
                 problems.add(ctx.gt_uri, "mask", "real image with a non-empty GT mask", [sample_id])
                 continue
             if label == 0 and policy == "zero":
@@ -75,12 +75,14 @@ class ImageTask(Task):
                 problems.add(ctx.pred_uri, "mask", "unusable predicted mask", [f"{sample_id} ({pred_uri}: {e})"])
                 continue
             if label == 0:  # one_if_pred_empty
-                f1_values.append(1.0 if guess is None or not forged_pixels(xp, guess) else 0.0)
+                f1_values.append(1.0 if guess is None or not forged_pixels(guess) else 0.0)
                 continue
             if guess is None:
-                tp, true_px, pred_px = 0, forged_pixels(xp, truth), 0
+                fake_counts.append((0, forged_pixels(truth), 0))
             else:
-                tp, true_px, pred_px = overlap_counts(xp, truth, guess)
+                fake_counts += [counts for _, counts in counter.add(sample_id, truth, guess)]
+        fake_counts += [counts for _, counts in counter.finish()]
+        for tp, true_px, pred_px in fake_counts:
             state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
             f1_values.append(metrics.per_sample_f1(tp, pred_px, true_px))
         state.add_mean("pixel_f1", f1_values, "pixel_f1_samples")

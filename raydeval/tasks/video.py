@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from fractions import Fraction
 
 import pyarrow as pa
@@ -13,7 +14,7 @@ from raydeval.exact import exact_sum_units, mean_from_units
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, open_file
-from raydeval.media.backend import array_module, forged_pixels, overlap_counts
+from raydeval.media.backend import array_module, forged_pixels, overlap_counter
 from raydeval.media.video import luma_frames
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
@@ -69,11 +70,11 @@ class VideoTask(Task):
         state, problems = label_state(shard), Problems()
         state.add(frame_tp=0, frame_fp=0, frame_fn=0, frame_tn=0, mtiou_videos=0, mviou_videos=0,
                   **{f"viou>{r}": 0 for r in VIOU_THRESHOLDS})
-        xp = array_module(ctx.device)
-        tious, vious = [], []
+        counter = overlap_counter(array_module(ctx.device))
+        tious, frame_counts, unions = [], [], {}  # unions: |P ∪ G| of each video entering mviou
         rows = zip(shard["id"], shard["gt_label"].tolist(), shard["num_frames"].tolist(),
                    shard["gt_frames"], shard["pred_frames"], shard["gt_mask"], shard["pred_mask"])
-        for sample_id, label, n, truth, guess, gt_uri, pred_uri in rows:
+        for video, (sample_id, label, n, truth, guess, gt_uri, pred_uri) in enumerate(rows):
             truth = [tuple(p) for p in truth]
             guess = [tuple(p) for p in guess]
             inter, t_len, p_len = intervals.overlap(truth, guess), intervals.total(truth), intervals.total(guess)
@@ -88,14 +89,20 @@ class VideoTask(Task):
             if not (enters_mviou or (ctx.decode_only and (gt_uri or pred_uri))):
                 continue  # no metric needs this sample's mask videos (validate --decode reads them)
             try:
-                viou = _viou(xp, truth if enters_mviou else [], guess if enters_mviou else [], n,
-                             gt_uri, pred_uri, ctx)
+                union = _count_frames(counter, video, truth if enters_mviou else [],
+                                      guess if enters_mviou else [], n, gt_uri, pred_uri, ctx, frame_counts)
             except _SampleError as e:
                 problems.add(e.manifest(ctx), "mask", e.what, [f"{sample_id} ({e.uri}: {e.detail})"])
                 continue
             if enters_mviou:
-                vious.append(viou)
-                state.add(**{f"viou>{r}": int(viou > float(r)) for r in VIOU_THRESHOLDS})
+                unions[video] = union
+        frame_ious = defaultdict(list)
+        for video, (i, g, p) in frame_counts + counter.finish():
+            frame_ious[video].append(metrics.per_sample_iou(i, p, g))
+        vious = [mean_from_units(exact_sum_units(frame_ious[video]), union) if union else 0.0
+                 for video, union in unions.items()]
+        for viou in vious:
+            state.add(**{f"viou>{r}": int(viou > float(r)) for r in VIOU_THRESHOLDS})
         state.add_mean("mtiou", tious, "mtiou_videos")
         state.add_mean("mviou", vious, "mviou_videos")
         return state, problems
@@ -133,18 +140,20 @@ class _SampleError(Exception):
 _END = object()
 
 
-def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float:
-    """vIoU = (Σ_{t ∈ P∩G} IoU_t) / |P ∪ G| from the two mask videos, one rounding.
+def _count_frames(counter, video: int, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context,
+                  frame_counts: list) -> int:
+    """|P ∪ G| of one video; the counts of its frames in P∩G, for vIoU = (Σ_{t ∈ P∩G} IoU_t) / |P ∪ G|.
 
-    Every given video is decoded to its end and checked (frame count, frame size); IoUs are
-    computed only where P∩G has frames, which needs the GT video.
+    Every given video is decoded to its end and checked (frame count, frame size). Frames are
+    counted only where P∩G has frames, which needs the GT video; (video, counts) go to
+    `frame_counts` now or, from the GPU's batches, with a later video or `counter.finish()`.
     """
     both = intervals.intersection(truth, guess)
     union = intervals.total(truth) + intervals.total(guess) - intervals.total(both)
     next_pair = 0
     sides = [(side, uri) for side, uri in (("gt", gt_uri), ("pred", pred_uri)) if uri is not None]
     streams = [_frames(side, uri, ctx) for side, uri in sides]
-    ious, shape, seen = [], None, 0
+    shape, seen = None, 0
     for t, frames in enumerate(itertools.zip_longest(*streams, fillvalue=_END)):
         for (side, uri), frame in zip(sides, frames):
             if (frame is _END) != (t >= num_frames):
@@ -162,16 +171,15 @@ def _viou(xp, truth, guess, num_frames, gt_uri, pred_uri, ctx: Context) -> float
         while next_pair < len(both) and both[next_pair][1] <= t:
             next_pair += 1
         if next_pair < len(both) and both[next_pair][0] <= t:
-            if len(frames) == 2:  # counted only where the IoU is needed
-                i, g, p = overlap_counts(xp, frames[0], frames[1])
+            if len(frames) == 2:
+                frame_counts += counter.add(video, frames[0], frames[1])
             else:
-                i, g, p = 0, forged_pixels(xp, frames[0]), 0
-            ious.append(metrics.per_sample_iou(i, p, g))
+                frame_counts.append((video, (0, forged_pixels(frames[0]), 0)))
     if seen < num_frames:  # every stream ended early together
         side, uri = sides[0]
         raise _SampleError(side, uri, "wrong number of mask-video frames",
                            f"num_frames is {num_frames}, the video has {seen}")
-    return mean_from_units(exact_sum_units(ious), union) if union else 0.0
+    return union
 
 
 def _frames(side: str, uri: str, ctx: Context):
