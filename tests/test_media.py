@@ -212,3 +212,16 @@ def test_cupy_small_batches_and_oversized_pairs_equal_numpy():
         got += gpu.add(key, truth, pred)
     got += gpu.finish()
     assert sorted(got) == want
+
+
+def test_gpu_benchmark_host_code_with_a_numpy_stand_in(monkeypatch):
+    """bench.gpu's exactness check and counter loop run (on the stand-in) and agree with the CPU."""
+    from bench import gpu as bench_gpu
+    from tests import fake_cupy
+
+    monkeypatch.setitem(sys.modules, "cupyx", fake_cupy.cupyx)
+    assert bench_gpu.check_exact(fake_cupy.cupy, batch_sizes=(1 << 16, 1 << 23)) == 21
+    masks = bench_gpu.blob_masks(np.random.default_rng(2), 4, 64)
+    assert {int(m.max()) for m in masks} <= {0, 255}
+    rates = bench_gpu.counter_end_to_end(fake_cupy.cupy, masks, masks[::-1], reps=1, batch_bytes=1 << 14)
+    assert rates["gpu_pairs_per_s"] > 0 and rates["cpu_pairs_per_s"] > 0

@@ -14,7 +14,7 @@ import importlib
 import numpy as np
 
 ALIGN = 16  # bytes per uint4 load
-BATCH_BYTES = 64 << 20  # per side (truth, pred) and buffer
+BATCH_BYTES = 32 << 20  # per side (truth, pred) and buffer: 128 MiB pinned per process
 MAX_PAIRS = 65535  # grid y dimension: one row of blocks per pair
 THREADS = 256
 MAX_BLOCKS_PER_PAIR = 64
