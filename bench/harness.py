@@ -899,6 +899,9 @@ def render(r: dict, meta: dict) -> str:
                  f"auc {lm['auc']!r}")
     if meta.get("notes"):
         lines += ["", "## Notes", ""] + [f"* {n}" for n in meta["notes"]]
+    lines += ["", meta["gpu_section"].strip() if meta.get("gpu_section") else
+              "## GPU\n\nNot measured in this run (this machine has no GPU). The GPU targets are measured "
+              "by `python -m bench.gpu` on a machine with one; `--gpu-section FILE` puts its output here."]
     return "\n".join(lines) + "\n"
 
 
@@ -946,6 +949,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-raydata", action="store_true", help="skip the Ray Data variant")
     parser.add_argument("--no-fresh", action="store_true", help="skip the one-shot fresh-process label runs")
     parser.add_argument("--json", help="also write the raw measurements as JSON")
+    parser.add_argument("--gpu-section", help="a `python -m bench.gpu --out` file to include as the GPU section")
     parser.add_argument("--child-labels", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_labels:
@@ -961,6 +965,9 @@ def main(argv: list[str] | None = None) -> None:
 
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": _command_line(), "data": args.data, "scale": args.scale, "notes": list(NOTES)}
+    if args.gpu_section:
+        with open(args.gpu_section, encoding="utf-8") as f:
+            meta["gpu_section"] = f.read()
     results = run_all(args.data, generate.scaled(args.scale), args.reps, args.seed, args.naive_pairs or None,
                       not args.no_raydata, fresh_labels=not args.no_fresh, log=log)
     meta["machine"] = machine_info()  # after the run: BLAS is loaded by now
