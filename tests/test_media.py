@@ -225,3 +225,28 @@ def test_gpu_benchmark_host_code_with_a_numpy_stand_in(monkeypatch):
     assert {int(m.max()) for m in masks} <= {0, 255}
     rates = bench_gpu.counter_end_to_end(fake_cupy.cupy, masks, masks[::-1], reps=1, batch_bytes=1 << 14)
     assert rates["gpu_pairs_per_s"] > 0 and rates["cpu_pairs_per_s"] > 0
+
+
+def test_prefetching_reads_remote_files_ahead_and_raises_only_when_read():
+    import fsspec
+
+    from raydeval.media import prefetching
+
+    fs = fsspec.filesystem("memory")
+    uris = [f"memory://prefetch/{i}.bin" for i in range(40)]
+    for i, uri in enumerate(uris):
+        if i not in (7, 30):  # missing: 7 is passed over (no error may surface), 30 is read
+            fs.pipe(uri, bytes([i]) * (i + 1))
+    with prefetching([None, *uris, uris[3]], {}) as read:
+        for i, uri in enumerate(uris):
+            if i in (7, 8):
+                continue
+            if i == 30:
+                with pytest.raises(MediaError, match="cannot read"):
+                    read(uri)
+                continue
+            assert read(uri) == bytes([i]) * (i + 1)
+        assert read(uris[3]) == bytes([3]) * 4  # a file asked for again is read again
+    with prefetching([None, "local/path"], {}) as read:  # local files: read when asked
+        with pytest.raises(MediaError, match="cannot read"):
+            read("local/path")

@@ -11,7 +11,7 @@ from raydeval import metrics
 from raydeval.errors import Problems
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
-from raydeval.media import MediaError, read_bytes
+from raydeval.media import MediaError, prefetching
 from raydeval.media.backend import array_module, forged_pixels, overlap_counter
 from raydeval.media.masks import decode_mask
 from raydeval.state import State
@@ -45,17 +45,32 @@ class ImageTask(Task):
         state, problems = label_state(shard), Problems()
         state.add(pixel_images=0, pixel_tp=0, pixel_fp=0, pixel_fn=0)
         counter = overlap_counter(array_module(ctx.device))
-        policy = ctx.options["authentic_policy"]
         f1_values, fake_counts = [], []  # fake_counts: (|G ∩ P|, |G|, |P|) of each fake image
+        uris = [uri for pair in zip(shard["gt_mask"], shard["pred_mask"]) for uri in pair]
+        with prefetching(uris, ctx.storage_options) as read:
+            self._pixel_counts(shard, ctx, read, counter, problems, f1_values, fake_counts)
+        fake_counts += [counts for _, counts in counter.finish()]
+        for tp, true_px, pred_px in fake_counts:
+            state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
+            f1_values.append(metrics.per_sample_f1(tp, pred_px, true_px))
+        state.add_mean("pixel_f1", f1_values, "pixel_f1_samples")
+        return state, problems
+
+    @staticmethod
+    def _pixel_counts(shard: dict, ctx: Context, read, counter, problems: Problems, f1_values: list,
+                      fake_counts: list) -> None:
+        """Reads and counts each sample's masks: per-sample F1 of real images to `f1_values`,
+        counts of fake images to `fake_counts` (from the counter now or at its finish)."""
+        policy = ctx.options["authentic_policy"]
         for sample_id, label, gt_uri, pred_uri in zip(shard["id"], shard["gt_label"].tolist(),
                                                       shard["gt_mask"], shard["pred_mask"]):
             if ctx.decode_only:
-                _check_readable(sample_id, gt_uri, pred_uri, ctx, problems)
+                _check_readable(sample_id, gt_uri, pred_uri, ctx, read, problems)
                 continue
             if gt_uri is None and (label == 1 or policy == "exclude"):
                 continue  # a fake without localisation, or a real image without a mask to check
             try:
-                truth = _load(gt_uri, ctx) if gt_uri is not None else None
+                truth = _load(read, gt_uri, ctx) if gt_uri is not None else None
             except MediaError as e:
                 problems.add(ctx.gt_uri, "mask", "unreadable GT mask", [f"{sample_id} ({gt_uri}: {e})"])
                 continue
@@ -68,7 +83,7 @@ class ImageTask(Task):
             if label == 0 and policy == "exclude":
                 continue
             try:
-                guess = _load(pred_uri, ctx) if pred_uri is not None else None
+                guess = _load(read, pred_uri, ctx) if pred_uri is not None else None
                 if guess is not None and truth is not None and guess.shape != truth.shape:
                     guess = _fit(guess, truth.shape, ctx.options["resize_pred"])
             except MediaError as e:
@@ -81,12 +96,6 @@ class ImageTask(Task):
                 fake_counts.append((0, forged_pixels(truth), 0))
             else:
                 fake_counts += [counts for _, counts in counter.add(sample_id, truth, guess)]
-        fake_counts += [counts for _, counts in counter.finish()]
-        for tp, true_px, pred_px in fake_counts:
-            state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
-            f1_values.append(metrics.per_sample_f1(tp, pred_px, true_px))
-        state.add_mean("pixel_f1", f1_values, "pixel_f1_samples")
-        return state, problems
 
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
         notes: list[str] = []
@@ -102,14 +111,14 @@ class ImageTask(Task):
         return values, notes
 
 
-def _check_readable(sample_id, gt_uri, pred_uri, ctx: Context, problems: Problems) -> None:
+def _check_readable(sample_id, gt_uri, pred_uri, ctx: Context, read, problems: Problems) -> None:
     """`validate --decode`: every referenced mask decodes, and the two of a sample agree in shape."""
     masks = {}
     for side, uri, manifest in (("gt", gt_uri, ctx.gt_uri), ("pred", pred_uri, ctx.pred_uri)):
         if uri is None:
             continue
         try:
-            masks[side] = _load(uri, ctx)
+            masks[side] = _load(read, uri, ctx)
         except MediaError as e:
             problems.add(manifest, "mask", f"unreadable {'GT' if side == 'gt' else 'predicted'} mask",
                          [f"{sample_id} ({uri}: {e})"])
@@ -120,8 +129,8 @@ def _check_readable(sample_id, gt_uri, pred_uri, ctx: Context, problems: Problem
             problems.add(ctx.pred_uri, "mask", "unusable predicted mask", [f"{sample_id} ({pred_uri}: {e})"])
 
 
-def _load(uri: str, ctx: Context) -> np.ndarray:
-    return decode_mask(read_bytes(uri, ctx.storage_options), ctx.options["max_pixels"])
+def _load(read, uri: str, ctx: Context) -> np.ndarray:
+    return decode_mask(read(uri), ctx.options["max_pixels"])
 
 
 def _fit(mask: np.ndarray, shape: tuple[int, int], resize: str) -> np.ndarray:
