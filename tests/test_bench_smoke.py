@@ -65,16 +65,17 @@ def test_report_renders(results):
     assert "## Targets" in text and "DIFFERENT" not in text
 
 
-def test_one_shot_label_run(results, capsys):
-    """The body of the fresh-process label run (here in this process, on the running Ray)."""
+def test_one_shot_run(results, capsys):
+    """The body of the fresh-process runs (here in this process, on the running Ray)."""
     import json
 
     root, _ = results
     info = generate.label_workload(root, TINY["label_rows"][0], seed=0)
-    harness._child_labels(info["gt"], info["pred"], 2)
+    harness._child_run("openmmsec-audio", info["gt"], info["pred"], 2)
     line = capsys.readouterr().out.strip().splitlines()[-1]
     run = json.loads(line)
     assert run["wall"] > 0 and run["driver_growth_mib"] is not None
+    assert 0 <= run["first_shard"] <= run["ray_start"] + run["wall"]
 
 
 def test_workloads_are_reused_and_seeded(tmp_path):
