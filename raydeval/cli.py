@@ -13,7 +13,7 @@ from fractions import Fraction
 from raydeval import __version__
 from raydeval.errors import InputError
 from raydeval.io.result import to_json, write_atomic
-from raydeval.tasks import TASKS
+from raydeval.tasks import all_tasks
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
@@ -145,7 +145,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_tasks(args) -> int:
-    for task in TASKS.values():
+    for task in all_tasks():
         print(f"{task.name}: {task.summary}")
         if task.headline:
             weights = ", ".join(f"{float(w):g}·{m}" for m, w in zip(task.headline, task.default_weights))
@@ -191,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("raydeval: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (e.g. `raydeval tasks | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception:
         traceback.print_exc()
         print("raydeval: internal error (the traceback above is a bug report, not an input problem)",

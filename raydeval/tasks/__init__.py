@@ -1,22 +1,35 @@
-"""The task registry: every benchmark task by name, with "did you mean" for typos."""
+"""The task registry: every benchmark task by name, with "did you mean" for typos.
+
+A task's module is imported when the task is first asked for, so a worker evaluating audio
+labels never imports the mask decoders and counting kernels of the image and video tasks.
+"""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+from functools import lru_cache
 
 from raydeval.errors import InputError
-from raydeval.tasks.audio import AudioTask
 from raydeval.tasks.base import Task
-from raydeval.tasks.image import ImageTask
-from raydeval.tasks.video import VideoTask
 
-TASKS: dict[str, Task] = {t.name: t for t in (ImageTask(), VideoTask(), AudioTask())}
+TASK_CLASSES = {
+    "openmmsec-image": "raydeval.tasks.image:ImageTask",
+    "openmmsec-video": "raydeval.tasks.video:VideoTask",
+    "openmmsec-audio": "raydeval.tasks.audio:AudioTask",
+}
 
 
+@lru_cache(maxsize=None)
 def get_task(name: str) -> Task:
     """The task called `name`; InputError with close matches otherwise."""
-    if name in TASKS:
-        return TASKS[name]
-    close = difflib.get_close_matches(name, TASKS, n=3, cutoff=0.4)
+    if name in TASK_CLASSES:
+        module, cls = TASK_CLASSES[name].split(":")
+        return getattr(importlib.import_module(module), cls)()
+    close = difflib.get_close_matches(name, TASK_CLASSES, n=3, cutoff=0.4)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise InputError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(TASKS)}")
+    raise InputError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(TASK_CLASSES)}")
+
+
+def all_tasks() -> list[Task]:
+    return [get_task(name) for name in TASK_CLASSES]
