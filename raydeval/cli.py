@@ -184,7 +184,9 @@ COMMANDS = {"eval": cmd_eval, "validate": cmd_validate, "tasks": cmd_tasks, "dem
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
     except InputError as e:
         print(f"raydeval: error: {e}", file=sys.stderr)
         return EXIT_INPUT

@@ -165,3 +165,13 @@ def test_deeply_nested_jsonl_is_refused_before_parsing(tmp_path, capsys):
     assert main(["validate", "openmmsec-audio", "--gt", str(tmp_path / "gt.jsonl"),
                  "--pred", str(tmp_path / "pred.jsonl")]) == 2
     assert "nested" in capsys.readouterr().err
+
+
+def test_closed_stdout_pipe_is_not_an_error():
+    """`raydeval tasks | head`: the reader goes away early; no traceback, exit status 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "raydeval.cli", "tasks"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `head` exiting before raydeval writes
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(60) == 0, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
