@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from raydeval.media.backend import CpuOverlapCounter, fused_overlap_counts
-from raydeval.media.gpu import BATCH_BYTES, MAX_BLOCKS_PER_PAIR, THREADS, Batch, GpuOverlapCounter, padded
+from raydeval.media.gpu import BATCH_BYTES, THREADS, Batch, GpuOverlapCounter, grid_blocks, padded
 
 
 def blob_masks(rng: np.random.Generator, count: int, side: int) -> list[np.ndarray]:
@@ -88,7 +88,7 @@ def kernel_bandwidth(cp, masks_t, masks_p, reps: int) -> dict:
     first = cp.asarray(np.array(batch.first, np.int64))
     words = cp.asarray(np.array(batch.words, np.int64))
     counts = cp.zeros(3 * len(batch.keys), np.uint64)
-    blocks = min(MAX_BLOCKS_PER_PAIR, -(-max(batch.words) // THREADS))
+    blocks = grid_blocks(max(batch.words))
     start, end = cp.cuda.Event(), cp.cuda.Event()
 
     def run():
@@ -126,7 +126,7 @@ def overlapped_stage(cp, masks_t, masks_p, reps: int, rounds: int = 8) -> dict:
     counter = GpuOverlapCounter(cp, batch_bytes=per_batch)
     batches = [pack(masks_t, masks_p, s["host"].truth, s["host"].pred) for s in counter.slots]
     index = [(cp.asarray(np.array(b.first, np.int64)), cp.asarray(np.array(b.words, np.int64))) for b in batches]
-    blocks = min(MAX_BLOCKS_PER_PAIR, -(-max(batches[0].words) // THREADS))
+    blocks = grid_blocks(max(batches[0].words))
 
     def run():
         for r in range(rounds):

@@ -52,6 +52,22 @@ def test_pickled_npy_is_refused_without_loading(tmp_path):
         decode_mask((tmp_path / "o.npy").read_bytes(), 2**28)
 
 
+@pytest.mark.parametrize("shape", [(0, 5), (3, 0), (0, 0)])
+def test_empty_npy_mask_is_refused(tmp_path, shape):
+    np.save(tmp_path / "e.npy", np.zeros(shape, np.uint8))
+    with pytest.raises(MediaError, match="non-empty 2-D"):
+        decode_mask((tmp_path / "e.npy").read_bytes(), 2**28)
+
+
+def test_bool_npy_bytes_other_than_one_are_true(tmp_path):
+    """NumPy reads any nonzero byte of a bool array as True; so does the decoder."""
+    np.save(tmp_path / "b.npy", np.zeros((2, 4), bool))
+    data = bytearray((tmp_path / "b.npy").read_bytes())
+    data[-8:] = bytes([0, 1, 2, 4, 128, 255, 0, 3])
+    assert (decode_mask(bytes(data), 2**28) > 127).tolist() == [[False, True, True, True],
+                                                                 [True, True, False, True]]
+
+
 def test_decompression_bomb_is_refused_from_the_header(tmp_path):
     path = gen.random_mask_file(np.random.default_rng(3), str(tmp_path / "m"), (40, 40), "gray8")
     with pytest.raises(MediaError, match="max-pixels"):
@@ -166,6 +182,8 @@ def test_gpu_counter_host_logic_with_a_numpy_stand_in(monkeypatch):
     assert sorted(got) == [(key, plain_counts(t, p)) for key, (t, p) in enumerate(pairs)]
     assert fake_cupy.RawKernel.launches - launches > 4  # several batches and oversized pairs
     assert gpu.finish() == []
+    empty = np.zeros((0, 5), np.uint8)  # a batch of nothing but empty pairs still launches
+    assert gpu.add("e", empty, empty) == [] and gpu.finish() == [("e", (0, 0, 0))]
 
 
 def test_auto_device_without_gpu_falls_back_to_numpy(capsys):

@@ -86,7 +86,7 @@ def forged_pixels(mask: np.ndarray) -> int:
 
 def fused_overlap_counts(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int, int]:
     """overlap_counts in one pass over both masks, 8 pixels per 64-bit word, on the CPU."""
-    a, b = np.ascontiguousarray(truth).reshape(-1), np.ascontiguousarray(pred).reshape(-1)
+    a, b = (_aligned(np.ascontiguousarray(mask).reshape(-1)) for mask in (truth, pred))
     whole = a.size - a.size % 8
     both, t, p = (int(n) for n in _word_counts(a[:whole].view(np.uint64), b[:whole].view(np.uint64)))
     if whole == a.size:
@@ -94,6 +94,11 @@ def fused_overlap_counts(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int,
     ta, pa = a[whole:] > FORGED, b[whole:] > FORGED  # the last (< 8) pixels
     return (both + int(np.count_nonzero(ta & pa)), t + int(np.count_nonzero(ta)),
             p + int(np.count_nonzero(pa)))
+
+
+def _aligned(flat: np.ndarray) -> np.ndarray:
+    """`flat`, copied if it does not start on an 8-byte boundary (the kernel reads uint64 words)."""
+    return flat.copy() if flat.ctypes.data % 8 else flat
 
 
 _BIT7_TO_LANES = np.uint64(0x0101010101010101)  # bit 7 of each byte, shifted to bit 0 of its lane

@@ -83,6 +83,12 @@ def padded(pixels: int) -> int:
     return -(-pixels // ALIGN) * ALIGN
 
 
+def grid_blocks(words: int) -> int:
+    """Blocks per pair for pairs of at most `words` words: enough threads for one word each, at
+    most MAX_BLOCKS_PER_PAIR, and at least one (CUDA refuses an empty grid; empty pairs count 0)."""
+    return max(1, min(MAX_BLOCKS_PER_PAIR, -(-words // THREADS)))
+
+
 class GpuOverlapCounter:
     """overlap_counts of many pairs on the GPU: `add` returns the counts of pairs that are done
     (those of the batch before last), `finish` the rest. Identical integers to the CPU kernel."""
@@ -141,7 +147,7 @@ class GpuOverlapCounter:
             slot["index"].set(slot["host_index"], stream=stream)
             counts = slot["counts"][:3 * pairs]
             counts.fill(0)
-            blocks = min(MAX_BLOCKS_PER_PAIR, -(-max(host.words) // THREADS))
+            blocks = grid_blocks(max(host.words))
             self.kernel((blocks, pairs), (THREADS,),
                         (slot["truth"], slot["pred"], slot["index"][0], slot["index"][1], counts))
             self.cp.asnumpy(counts, stream=stream, out=slot["host_counts"][:3 * pairs], blocking=False)
@@ -166,6 +172,6 @@ class GpuOverlapCounter:
         one.add(None, truth, pred)
         index = cp.asarray(np.array([one.first, one.words], np.int64))
         counts = cp.zeros(3, np.uint64)
-        blocks = min(MAX_BLOCKS_PER_PAIR, -(-one.words[0] // THREADS))
+        blocks = grid_blocks(one.words[0])
         self.kernel((blocks, 1), (THREADS,), (cp.asarray(one.truth), cp.asarray(one.pred), index[0], index[1], counts))
         return tuple(counts.get().tolist())

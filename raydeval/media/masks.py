@@ -47,11 +47,11 @@ def _png_mask(data: bytes, max_pixels: int) -> np.ndarray:
         pixels = pyspng.load(data, "RGB" if colour == 4 else None)
     except Exception as e:  # libspng reports corrupt/truncated data with assorted exceptions
         raise MediaError(f"corrupt PNG: {e}") from None
-    if pixels.ndim == 2:  # 8-bit gray; 1/2/4-bit gray arrive scaled to 0..255
+    if pixels.dtype == np.uint8 and pixels.ndim == 2:  # 8-bit gray; 1/2/4-bit arrive scaled to 0..255
         return pixels
-    if colour == 0:  # 16-bit gray arrives with an alpha channel; > 32767 iff its high byte > 127
-        high_byte = pixels.astype("<u2", copy=False).view(np.uint8)[:, :, 1]
-        return np.ascontiguousarray(high_byte)
+    if colour == 0:  # 16-bit gray (pyspng adds an alpha channel): > 32767 iff its high byte > 127
+        words = pixels.astype("<u2", copy=False).reshape(pixels.shape[0], pixels.shape[1], -1)
+        return np.ascontiguousarray(words.view(np.uint8)[:, :, 1])
     # RGB, RGBA, palette or gray+alpha: mean of the colour channels > half scale, in integers
     return _rgb_byte_mask(pixels, 3 * 32767 if depth == 16 else 3 * 127)
 
@@ -67,8 +67,8 @@ def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
         raise MediaError(f"corrupt .npy header: {e}") from None
     if dtype.hasobject:
         raise MediaError("pickled .npy (object arrays are never loaded)")
-    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)):
-        raise MediaError(f"expected a 2-D mask, got shape {shape}")
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)) or min(shape) < 1:
+        raise MediaError(f"expected a non-empty 2-D mask, got shape {shape}")
     _check_pixels(shape[0] * shape[1], max_pixels)
     if not (dtype in (np.bool_, np.uint8) or dtype.kind == "f"):
         raise MediaError(f"unsupported .npy dtype {dtype} (use bool, uint8 or float)")
@@ -76,8 +76,8 @@ def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
     if len(data) - f.tell() < pixels * dtype.itemsize:
         raise MediaError(f"corrupt .npy: {len(data) - f.tell()} data bytes for {pixels} {dtype} pixels")
     array = np.frombuffer(data, dtype, pixels, f.tell()).reshape(shape[:2], order="F" if fortran else "C")
-    if dtype == np.bool_:
-        return byte_mask(array)
+    if dtype == np.bool_:  # any nonzero byte is True, as NumPy reads it
+        return byte_mask(array.view(np.uint8) != 0)
     if dtype == np.uint8:
         return array
     return byte_mask(array > 0.5)
