@@ -88,9 +88,10 @@ def _rgb_byte_mask(pixels, limit):
     """The byte mask of (h, w, channels) pixels whose first three channels sum to > limit."""
     out = np.empty(pixels.shape[:2], np.uint8)
     for i in range(pixels.shape[0]):
-        for j in range(pixels.shape[1]):
-            total = np.int32(pixels[i, j, 0]) + np.int32(pixels[i, j, 1]) + np.int32(pixels[i, j, 2])
-            out[i, j] = np.uint8(128) if total > limit else np.uint8(0)
+        row, out_row = pixels[i], out[i]  # rows indexed from 0: plain vector loads
+        for j in range(row.shape[0]):
+            total = np.int32(row[j, 0]) + np.int32(row[j, 1]) + np.int32(row[j, 2])
+            out_row[j] = np.uint8(128) if total > limit else np.uint8(0)
     return out
 
 
