@@ -11,7 +11,8 @@ One run measures, with medians of `--reps` repetitions:
   (c) the naive loop: Pillow decode + scikit-learn f1_score per image pair, one process;
   (d) raydeval's per-pair kernel through Ray Data `map_batches` (skipped if ray.data is missing);
   (e) 1M vs 100k label rows (audio task): wall time in this process, and driver peak-RSS growth of
-      one-shot runs in fresh processes (as the CLI runs);
+      one-shot runs in fresh processes (as the CLI runs); start-up: a fresh process evaluating the
+      images in shards of 1 sample in the CLI's order, from Ray's start to the first shard's state;
   (f) peak RSS of the driver and of raydeval's worker processes (one extra, untimed run each);
   (g) diagnostics: the same decoders and raydeval's task kernel in one process without Ray, and
       the fixed cost of one evaluation of a tiny manifest.
