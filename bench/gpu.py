@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from raydeval.media.backend import CpuOverlapCounter, fused_overlap_counts
-from raydeval.media.gpu import BATCH_BYTES, THREADS, Batch, GpuOverlapCounter, grid_blocks, padded
+from raydeval.media.gpu import BATCH_BYTES, Batch, GpuOverlapCounter, padded
 
 
 def blob_masks(rng: np.random.Generator, count: int, side: int) -> list[np.ndarray]:
@@ -88,13 +88,12 @@ def kernel_bandwidth(cp, masks_t, masks_p, reps: int) -> dict:
     first = cp.asarray(np.array(batch.first, np.int64))
     words = cp.asarray(np.array(batch.words, np.int64))
     counts = cp.zeros(3 * len(batch.keys), np.uint64)
-    blocks = grid_blocks(max(batch.words))
     start, end = cp.cuda.Event(), cp.cuda.Event()
 
     def run():
         start.record()
         for _ in range(10):
-            counter.kernel((blocks, len(batch.keys)), (THREADS,), (slot["truth"], slot["pred"], first, words, counts))
+            counter.count(slot["truth"], slot["pred"], first, words, counts, max(batch.words))
         end.record()
         end.synchronize()
         return cp.cuda.get_elapsed_time(start, end) / 1000 / 10
@@ -126,7 +125,6 @@ def overlapped_stage(cp, masks_t, masks_p, reps: int, rounds: int = 8) -> dict:
     counter = GpuOverlapCounter(cp, batch_bytes=per_batch)
     batches = [pack(masks_t, masks_p, s["host"].truth, s["host"].pred) for s in counter.slots]
     index = [(cp.asarray(np.array(b.first, np.int64)), cp.asarray(np.array(b.words, np.int64))) for b in batches]
-    blocks = grid_blocks(max(batches[0].words))
 
     def run():
         for r in range(rounds):
@@ -136,7 +134,7 @@ def overlapped_stage(cp, masks_t, masks_p, reps: int, rounds: int = 8) -> dict:
                 slot["truth"].set(batch.truth, stream=stream)
                 slot["pred"].set(batch.pred, stream=stream)
                 counts = cp.zeros(3 * len(batch.keys), np.uint64)
-                counter.kernel((blocks, len(batch.keys)), (THREADS,), (slot["truth"], slot["pred"], first, words, counts))
+                counter.count(slot["truth"], slot["pred"], first, words, counts, max(batch.words))
         for slot in counter.slots:
             slot["stream"].synchronize()
 

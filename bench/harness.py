@@ -721,6 +721,13 @@ def figures(r: dict) -> dict:
     return f
 
 
+def _worker_rows(r: dict, f: dict, workload: str, rate: str, digits: str, unit: str) -> list[str]:
+    """The (b) rows of a workload: raydeval with 1 and 2 workers."""
+    return [f"| {workload} | (b) raydeval, {w} worker{'s' if w > 1 else ''} | "
+            f"{_fmt_s(r[f'raydeval_{workload}_{w}']['walls'])} | {f[f'{workload}_{w}_{rate}']:{digits}} {unit} |"
+            for w in (1, 2)]
+
+
 def _fmt_s(values) -> str:
     values = list(values)
     if len(values) == 1:
@@ -780,10 +787,7 @@ def render(r: dict, meta: dict) -> str:
         f"| images | (a) decode floor: pyspng / np.load, Pool({POOL_PROCESSES}) | "
         f"{_fmt_s(r['floor_images']['seconds'])} | {f['floor_images_pps']:.1f} pairs/s |",
     ]
-    for w in (1, 2):
-        run = r[f"raydeval_images_{w}"]
-        lines.append(f"| images | (b) raydeval, {w} worker{'s' if w > 1 else ''} | {_fmt_s(run['walls'])} | "
-                     f"{f[f'images_{w}_pps']:.1f} pairs/s |")
+    lines += _worker_rows(r, f, "images", "pps", ".1f", "pairs/s")
     lines.append(f"| images | (c) naive loop: Pillow + sklearn f1_score, 1 process, first "
                  f"{r['naive']['pairs']} pairs | {_fmt_s(r['naive']['seconds'])} | {f['naive_pps']:.2f} pairs/s |")
     rd = r.get("raydata_images", {})
@@ -800,10 +804,7 @@ def render(r: dict, meta: dict) -> str:
         f"| videos | (a) decode floor: PyAV Y plane, Pool({POOL_PROCESSES}) | "
         f"{_fmt_s(r['floor_videos']['seconds'])} | {f['floor_videos_fps']:.0f} frame pairs/s |",
     ]
-    for w in (1, 2):
-        run = r[f"raydeval_videos_{w}"]
-        lines.append(f"| videos | (b) raydeval, {w} worker{'s' if w > 1 else ''} | {_fmt_s(run['walls'])} | "
-                     f"{f[f'videos_{w}_fps']:.0f} frame pairs/s |")
+    lines += _worker_rows(r, f, "videos", "fps", ".0f", "frame pairs/s")
     lines += [
         f"| videos | (g) decode floor, 1 process, no pool | {_fmt_s(r['floor1_videos']['seconds'])} | "
         f"{f['floor1_videos_fps']:.0f} frame pairs/s |",

@@ -110,6 +110,12 @@ class GpuOverlapCounter:
                       for _ in range(2)]
         self.current = 0
 
+    def count(self, truth, pred, first, words, counts, longest: int) -> None:
+        """One kernel launch on the current stream: adds the counts of pair k (its 16-byte words
+        first[k] to first[k] + words[k] of the device buffers) to counts[3k:3k + 3]; `longest`
+        is the largest words[k]."""
+        self.kernel((grid_blocks(longest), counts.size // 3), (THREADS,), (truth, pred, first, words, counts))
+
     def reset(self) -> "GpuOverlapCounter":
         """Empty, as new (drops whatever an interrupted evaluation left queued)."""
         for slot in self.slots:
@@ -147,9 +153,7 @@ class GpuOverlapCounter:
             slot["index"].set(slot["host_index"], stream=stream)
             counts = slot["counts"][:3 * pairs]
             counts.fill(0)
-            blocks = grid_blocks(max(host.words))
-            self.kernel((blocks, pairs), (THREADS,),
-                        (slot["truth"], slot["pred"], slot["index"][0], slot["index"][1], counts))
+            self.count(slot["truth"], slot["pred"], slot["index"][0], slot["index"][1], counts, max(host.words))
             self.cp.asnumpy(counts, stream=stream, out=slot["host_counts"][:3 * pairs], blocking=False)
         slot["keys"] = host.keys
         host.clear()
@@ -172,6 +176,5 @@ class GpuOverlapCounter:
         one.add(None, truth, pred)
         index = cp.asarray(np.array([one.first, one.words], np.int64))
         counts = cp.zeros(3, np.uint64)
-        blocks = grid_blocks(one.words[0])
-        self.kernel((blocks, 1), (THREADS,), (cp.asarray(one.truth), cp.asarray(one.pred), index[0], index[1], counts))
+        self.count(cp.asarray(one.truth), cp.asarray(one.pred), index[0], index[1], counts, one.words[0])
         return tuple(counts.get().tolist())
