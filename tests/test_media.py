@@ -3,8 +3,11 @@ counting kernel equals plain NumPy."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -122,6 +125,22 @@ def test_fused_counts_on_every_decoded_mask_kind(tmp_path, kind):
         path = gen.random_mask_file(rng, str(tmp_path / other), shape, other)
         pred = decode_mask(open(path, "rb").read(), 2**28)
         assert fused_overlap_counts(truth, pred) == plain_counts(truth, pred)
+
+
+@pytest.mark.skipif(not hasattr(numba.config, "CACHE_LOCATOR_CLASSES"), reason="Numba < 0.66")
+def test_kernels_work_where_numba_has_no_writable_cache(tmp_path):
+    """As on a read-only install with a read-only home: Numba's IPython locator is the only one
+    allowed, and it finds no place for a module's kernels."""
+    path = gen.random_mask_file(np.random.default_rng(8), str(tmp_path / "m"), (9, 11), "rgb8")
+    script = ("from raydeval.media.backend import fused_overlap_counts\n"
+              "from raydeval.media.masks import decode_mask\n"
+              f"mask = decode_mask(open({path!r}, 'rb').read(), 99)\n"
+              "print(*fused_overlap_counts(mask, mask[::-1]))\n")
+    env = os.environ | {"NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    mask = decode_mask(open(path, "rb").read(), 99)
+    assert tuple(int(n) for n in done.stdout.split()) == plain_counts(mask, mask[::-1])
 
 
 def test_byte_mask_of_booleans():
@@ -268,3 +287,27 @@ def test_prefetching_reads_remote_files_ahead_and_raises_only_when_read():
     with prefetching([None, "local/path"], {}) as read:  # local files: read when asked
         with pytest.raises(MediaError, match="cannot read"):
             read("local/path")
+
+
+@pytest.mark.parametrize("decode_only", [False, True])
+@pytest.mark.parametrize("policy", ["exclude", "zero", "one_if_pred_empty"])
+def test_image_read_ahead_lists_exactly_the_masks_read(tmp_path, policy, decode_only):
+    from raydeval.engine.shards import to_columns
+    from raydeval.errors import Problems
+    from raydeval.evaluate import RunSettings, prepare
+    from raydeval.media import read_bytes
+    from raydeval.tasks.base import Context
+    from raydeval.tasks.image import files_to_read
+
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 31, n=60)
+    task, options, g, p, table = prepare("openmmsec-image", gt, pred, {"authentic_policy": policy}, RunSettings())
+    shard, ctx = to_columns(table), Context(options, g.uri, p.uri, decode_only=decode_only)
+    read_in_order = []
+
+    def read(uri):
+        read_in_order.append(uri)
+        return read_bytes(uri, {})
+
+    task._pixel_counts(shard, ctx, read, overlap_counter(np), Problems(), [], [])
+    assert len(read_in_order) > 10
+    assert read_in_order == [uri for uri in files_to_read(shard, ctx) if uri is not None]

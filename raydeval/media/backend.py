@@ -114,7 +114,18 @@ def _lane_sum(lanes):
     return (pairs * _ONES_16) >> np.uint64(48)
 
 
-@numba.njit(cache=True, nogil=True)
+def compiled(kernel):
+    """`kernel` compiled by Numba, running without the GIL. Its machine code is cached on disk
+    where Numba can write (next to the package, else the user's cache folder or NUMBA_CACHE_DIR);
+    on a read-only install with no writable cache folder it is compiled in each process instead
+    (0.5–1 s per worker), not refused."""
+    try:
+        return numba.njit(cache=True, nogil=True)(kernel)
+    except RuntimeError:  # Numba found no writable cache location
+        return numba.njit(nogil=True)(kernel)
+
+
+@compiled
 def _word_counts(a, b):
     """(|a ∩ b|, |a|, |b|) of two byte masks viewed as uint64 words: per block of 255 words,
     each byte lane adds up its bit 7, then the lanes are summed. (The inner loop indexes slices

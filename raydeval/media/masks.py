@@ -9,12 +9,11 @@ from __future__ import annotations
 import io
 import struct
 
-import numba
 import numpy as np
 import pyspng
 
 from raydeval.media import MediaError
-from raydeval.media.backend import byte_mask
+from raydeval.media.backend import byte_mask, compiled
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
@@ -83,7 +82,7 @@ def _npy_mask(data: bytes, max_pixels: int) -> np.ndarray:
     return byte_mask(array > 0.5)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _rgb_byte_mask(pixels, limit):
     """The byte mask of (h, w, channels) pixels whose first three channels sum to > limit."""
     out = np.empty(pixels.shape[:2], np.uint8)

@@ -46,8 +46,7 @@ class ImageTask(Task):
         state.add(pixel_images=0, pixel_tp=0, pixel_fp=0, pixel_fn=0)
         counter = overlap_counter(array_module(ctx.device))
         f1_values, fake_counts = [], []  # fake_counts: (|G ∩ P|, |G|, |P|) of each fake image
-        uris = [uri for pair in zip(shard["gt_mask"], shard["pred_mask"]) for uri in pair]
-        with prefetching(uris, ctx.storage_options) as read:
+        with prefetching(files_to_read(shard, ctx), ctx.storage_options) as read:
             self._pixel_counts(shard, ctx, read, counter, problems, f1_values, fake_counts)
         fake_counts += [counts for _, counts in counter.finish()]
         for tp, true_px, pred_px in fake_counts:
@@ -109,6 +108,20 @@ class ImageTask(Task):
         values["pixel_f1_pooled"] = float(metrics.f1(c["pixel_tp"], c["pixel_fp"], c["pixel_fn"]))
         values.update(rank_metrics(state, notes))
         return values, notes
+
+
+def files_to_read(shard: dict, ctx: Context) -> list:
+    """The mask files of a shard in the order `_pixel_counts` reads them: none for a sample without
+    a GT mask it can score, and a real image's predicted mask only where the authentic policy
+    scores it (what remote read-ahead fetches)."""
+    policy = ctx.options["authentic_policy"]
+    uris = []
+    for label, gt_uri, pred_uri in zip(shard["gt_label"].tolist(), shard["gt_mask"], shard["pred_mask"]):
+        if ctx.decode_only or label == 1 and gt_uri is not None:
+            uris += [gt_uri, pred_uri]
+        elif label == 0 and (gt_uri is not None or policy != "exclude"):
+            uris += [gt_uri, pred_uri if policy == "one_if_pred_empty" else None]
+    return uris
 
 
 def _check_readable(sample_id, gt_uri, pred_uri, ctx: Context, read, problems: Problems) -> None:
