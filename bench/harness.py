@@ -230,13 +230,18 @@ def task_kernel_in_process(task_name: str, info: dict, reps: int = 3) -> dict:
 
 # --- (b) raydeval end to end ---------------------------------------------------------------
 
+def _nothing() -> None:
+    return None
+
+
 def ray_start(reps: int = 3, workers: int = POOL_PROCESSES) -> dict:
-    """Seconds of `ensure_ray(None, workers)` from a stopped Ray, `reps` times; leaves Ray running."""
+    """Seconds of `ensure_ray(None, workers)` from a stopped Ray, then of Ray's first task (a
+    no-op: Ray's own cost of a first task), `reps` times; leaves Ray running."""
     import ray
 
     from raydeval.engine.run import ensure_ray
 
-    seconds, stops = [], []
+    seconds, first_tasks, stops = [], [], []
     for _ in range(reps):
         if ray.is_initialized():
             clock = time.perf_counter()
@@ -245,7 +250,10 @@ def ray_start(reps: int = 3, workers: int = POOL_PROCESSES) -> dict:
         clock = time.perf_counter()
         ensure_ray(None, workers)
         seconds.append(time.perf_counter() - clock)
-    return {"seconds": seconds, "shutdown_seconds": stops}
+        clock = time.perf_counter()
+        ray.get(ray.remote(_nothing).remote())
+        first_tasks.append(time.perf_counter() - clock)
+    return {"seconds": seconds, "first_task_seconds": first_tasks, "shutdown_seconds": stops}
 
 
 def _restart_ray(cpus: int) -> None:
@@ -831,6 +839,7 @@ def render(r: dict, meta: dict) -> str:
     if r.get("ray_start"):
         rs = r["ray_start"]
         lines.append(f"| – | Ray start: `ensure_ray(None, 2)` from stopped | {_fmt_s(rs['seconds'])} | – |")
+        lines.append(f"| – | Ray's first task after that start (a no-op) | {_fmt_s(rs['first_task_seconds'])} | – |")
         if rs["shutdown_seconds"]:
             lines.append(f"| – | Ray shutdown (`ray.shutdown()`) | {_fmt_s(rs['shutdown_seconds'])} | – |")
     lines += [
@@ -917,6 +926,15 @@ def render(r: dict, meta: dict) -> str:
             f"videos likewise {frames / max(r['raydeval_videos_2']['wall'] - f['fixed_s'], 1e-9) / f['floor_videos_fps']:.2f}×",
         ] if x) + ".",
     ]
+    rs, fi = r.get("ray_start"), r.get("fresh_images")
+    if rs and fi:
+        ray_own = median(rs["seconds"]) + median(rs["first_task_seconds"])
+        lines += ["", f"Start-up split (medians of separate runs): Ray's start in the fresh runs "
+                  f"{fi['ray_start']:.2f} s; Ray's own cost of a first (no-op) task "
+                  f"{median(rs['first_task_seconds']):.2f} s; the rest of the first shard's "
+                  f"{fi['first_shard']:.2f} s, {fi['first_shard'] - fi['ray_start'] - median(rs['first_task_seconds']):.2f} s, "
+                  f"is raydeval's: the worker's imports, Numba loading its cached kernels and the first "
+                  f"sample (Ray alone, start plus first task: {ray_own:.2f} s)."]
     if meta.get("scale", 1.0) != 1.0:
         lines += ["", f"Note: run at --scale {meta['scale']}; the targets are defined for the default scale."]
     lines += ["", "## Agreement of the variants", ""]

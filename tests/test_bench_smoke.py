@@ -63,6 +63,13 @@ def test_report_renders(results):
             "machine": harness.machine_info(), "notes": harness.NOTES}
     text = harness.render(r, meta)
     assert "## Targets" in text and "DIFFERENT" not in text
+    # the fresh-process rows and the start-up split (runs this smoke test leaves out)
+    timed = r | {"ray_start": {"seconds": [3.0, 2.0, 4.0], "first_task_seconds": [0.25, 0.5, 0.75],
+                               "shutdown_seconds": [1.0]},
+                 "fresh_images": {"ray_start": 3.0, "first_shard": 4.25, "wall": 9.0}}
+    text = harness.render(timed, meta)
+    assert "| Start-up (fresh process, images: Ray start to the first shard's state on the driver) | 4.25 s" in text
+    assert "Ray's own cost of a first (no-op) task 0.50 s; the rest of the first shard's 4.25 s, 0.75 s" in text
 
 
 def test_one_shot_run(results, capsys):
