@@ -111,9 +111,9 @@ class ImageTask(Task):
 
 
 def files_to_read(shard: dict, ctx: Context) -> list:
-    """The mask files of a shard in the order `_pixel_counts` reads them: none for a sample without
-    a GT mask it can score, and a real image's predicted mask only where the authentic policy
-    scores it (what remote read-ahead fetches)."""
+    """The mask files of a shard in the order `_pixel_counts` reads them (what remote read-ahead
+    fetches): none of a fake image without a GT mask, and a real image's predicted mask only under
+    `authentic_policy=one_if_pred_empty`, the policy that scores it."""
     policy = ctx.options["authentic_policy"]
     uris = []
     for label, gt_uri, pred_uri in zip(shard["gt_label"].tolist(), shard["gt_mask"], shard["pred_mask"]):
