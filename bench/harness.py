@@ -982,6 +982,11 @@ NOTES = [
     "evaluation of a tiny manifest still costs.",
     "Ray Data runs raydeval's own per-pair kernel (read, decode, threshold, count, per-sample F1) and "
     "computes only pixel F1; its wall time includes the pipeline start.",
+    "Ray's own start is bimodal on a small machine (about 2.8 or 3.8 s here): while `ray.init` waits "
+    "for the new raylet to register, it asks the GCS once a second (a fixed one-second retry in Ray's "
+    "GlobalStateAccessor::GetNode), so a raylet that registers just after a check costs a whole second. "
+    "raydeval's share of the start-up includes Numba's first call, which imports SciPy when it is "
+    "installed (as here, for scikit-learn): about 0.2 s of that share is absent where SciPy is not.",
     "bench needs pandas (Ray Data), scikit-learn and psutil: `pip install -r bench/requirements.txt`.",
 ]
 
@@ -998,6 +1003,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-fresh", action="store_true", help="skip the one-shot fresh-process label runs")
     parser.add_argument("--json", help="also write the raw measurements as JSON")
     parser.add_argument("--gpu-section", help="a `python -m bench.gpu --out` file to include as the GPU section")
+    parser.add_argument("--from-json", help="measure nothing: re-render the report of an earlier run's --json "
+                        "file (with --gpu-section: that run's report with a GPU section added)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -1006,30 +1013,40 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.reps < 1:
         parser.error("--reps must be >= 1")
-    generate.refuse_repo_path(args.data)
 
     def log(msg):
         print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
-    meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": _command_line(), "data": args.data, "scale": args.scale, "notes": list(NOTES)}
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as f:
+            saved = json.load(f)
+        meta, results = saved["meta"], saved["results"]
+    else:
+        generate.refuse_repo_path(args.data)
+        meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "command": _command_line(), "data": args.data, "scale": args.scale, "notes": list(NOTES)}
     if args.gpu_section:
         with open(args.gpu_section, encoding="utf-8") as f:
             meta["gpu_section"] = f.read()
-    results = run_all(args.data, generate.scaled(args.scale), args.reps, args.seed, args.naive_pairs or None,
-                      not args.no_raydata, fresh_labels=not args.no_fresh, log=log)
-    meta["machine"] = machine_info()  # after the run: BLAS is loaded by now
+    if not args.from_json:
+        results = run_all(args.data, generate.scaled(args.scale), args.reps, args.seed, args.naive_pairs or None,
+                          not args.no_raydata, fresh_labels=not args.no_fresh, log=log)
+        meta["machine"] = machine_info()  # after the run: BLAS is loaded by now
     text = render(results, meta)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, args.out)
+    _write(args.out, text)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"meta": meta, "results": results, "figures": figures(results)}, f, indent=1, default=str)
+        _write(args.json, json.dumps({"meta": meta, "results": results, "figures": figures(results)}, indent=1,
+                                     default=str))
     log(f"wrote {args.out}")
     print(text)
+
+
+def _write(path: str, text: str) -> None:
+    """`text` to `path`, whole or not at all."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 def _command_line() -> str:

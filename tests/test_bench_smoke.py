@@ -91,3 +91,20 @@ def test_workloads_are_reused_and_seeded(tmp_path):
     assert a == again
     with pytest.raises(SystemExit):
         generate.refuse_repo_path(generate.__file__)
+
+
+def test_report_re_rendered_from_json_with_a_gpu_section(results, tmp_path):
+    """`--from-json` measures nothing: an earlier run's report, here with a GPU section added."""
+    import json
+
+    root, r = results
+    meta = {"date": "today", "command": "python -m bench.harness (smoke)", "data": root, "scale": 0.0,
+            "machine": harness.machine_info(), "notes": harness.NOTES}
+    (tmp_path / "run.json").write_text(json.dumps({"meta": meta, "results": r}, default=str))
+    (tmp_path / "gpu.md").write_text("Kernel on an H100: 3.1 TB/s\n")
+    harness.main(["--from-json", str(tmp_path / "run.json"), "--gpu-section", str(tmp_path / "gpu.md"),
+                  "--out", str(tmp_path / "report.md")])
+    text = (tmp_path / "report.md").read_text()
+    assert "Kernel on an H100: 3.1 TB/s" in text
+    assert text == harness.render(r, meta | {"gpu_section": "Kernel on an H100: 3.1 TB/s\n"})
+    assert "Not measured in this run" in harness.render(r, meta)
