@@ -2,7 +2,8 @@
 
 It runs the GPU counter's host logic (packing, two buffers, which batch's counts come back when,
 reset, oversized pairs) with the kernel's arithmetic done in NumPy at once. It proves nothing
-about CUDA itself: the tests with real CuPy (skipped without a GPU) do that.
+about CUDA itself: the kernel's source is run on the CPU by tests/cuda_on_cpu.h, and on a GPU by
+the tests with real CuPy (skipped without one).
 """
 
 from __future__ import annotations

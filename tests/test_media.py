@@ -4,6 +4,7 @@ counting kernel equals plain NumPy."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -179,6 +180,72 @@ def test_gpu_batch_packing_keeps_every_pair_apart():
         assert batch.fill == sum(padded(t.size) for t, _ in pairs)
         assert kernel_on_batch(batch) == [plain_counts(t, p) for t, p in pairs]
         batch.clear()
+
+
+CUDA_ON_CPU_MAIN = r"""
+#include <cstdio>
+int main(int argc, char** argv) {
+    FILE* in = std::fopen(argv[1], "rb");
+    long long head[4];  // pairs, blocks per pair, threads per block, bytes per side
+    std::fread(head, sizeof head[0], 4, in);
+    std::vector<uint4> truth(head[3] / 16), pred(head[3] / 16);
+    std::fread(truth.data(), 1, head[3], in);
+    std::fread(pred.data(), 1, head[3], in);
+    std::vector<long long> first(head[0]), words(head[0]);
+    std::fread(first.data(), sizeof(long long), head[0], in);
+    std::fread(words.data(), sizeof(long long), head[0], in);
+    std::vector<unsigned long long> counts(3 * head[0], 0);
+    launch(dim3{unsigned(head[1]), unsigned(head[0]), 1}, dim3{unsigned(head[2]), 1, 1}, [&] {
+        overlap_counts(truth.data(), pred.data(), first.data(), words.data(), counts.data());
+    });
+    for (unsigned long long c : counts) std::printf("%llu\n", c);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+def test_cuda_kernel_source_run_on_the_cpu_equals_numpy(tmp_path):
+    """The CUDA source itself (not a stand-in), launched as GpuOverlapCounter launches a batch, run
+    by tests/cuda_on_cpu.h: one CPU thread per lane, the lanes of a warp in lock-step at each
+    shuffle. A batch of small odd pairs (one block each), and one whose longest pair needs every
+    block and the grid-stride loop going round three times, beside short pairs."""
+    from raydeval.media.gpu import KERNEL, MAX_BLOCKS_PER_PAIR, THREADS, grid_blocks
+
+    source = tmp_path / "kernel.cpp"
+    source.write_text(f'#include "{os.path.join(os.path.dirname(__file__), "cuda_on_cpu.h")}"\n'
+                      + KERNEL + CUDA_ON_CPU_MAIN)
+    subprocess.run(["g++", "-std=c++20", "-O1", "-pthread", str(source), "-o", str(tmp_path / "kernel")],
+                   check=True, capture_output=True)
+
+    def counts_on_cpu(pairs: list) -> list:
+        size = sum(padded(t.size) for t, _ in pairs)
+        batch = Batch(np.full(size, 0xFF, np.uint8), np.full(size, 0xFF, np.uint8))  # stale bytes
+        for k, (truth, pred) in enumerate(pairs):
+            batch.add(k, truth, pred)
+        head = np.array([len(pairs), grid_blocks(max(batch.words)), THREADS, size], np.int64)
+        (tmp_path / "input").write_bytes(b"".join(a.tobytes() for a in (
+            head, batch.truth, batch.pred, np.array(batch.first, np.int64), np.array(batch.words, np.int64))))
+        out = subprocess.run([str(tmp_path / "kernel"), str(tmp_path / "input")], check=True,
+                             capture_output=True, text=True).stdout.split()
+        return [tuple(int(n) for n in out[3 * k:3 * k + 3]) for k in range(len(pairs))]
+
+    rng = np.random.default_rng(9)
+    small = [pair for shape in [(1, 1), (7, 13), (1, 17), (64, 33)] for pair in byte_pairs(rng, shape)]
+    longest = (1, 3 * MAX_BLOCKS_PER_PAIR * THREADS * ALIGN - 5)
+    large = [byte_pairs(rng, longest)[0], byte_pairs(rng, (300, 300))[0], byte_pairs(rng, (1, 1))[0]]
+    assert grid_blocks(padded(longest[1]) // ALIGN) == MAX_BLOCKS_PER_PAIR
+    for pairs in (small, large):
+        assert counts_on_cpu(pairs) == [plain_counts(truth, pred) for truth, pred in pairs]
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="no CUDA compiler")
+def test_cuda_kernel_source_compiles_for_the_gpu(tmp_path):
+    from raydeval.media.gpu import KERNEL
+
+    (tmp_path / "kernel.cu").write_text(KERNEL)
+    done = subprocess.run(["nvcc", "-arch=sm_80", "-cubin", "-o", str(tmp_path / "kernel.cubin"),
+                           str(tmp_path / "kernel.cu")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_gpu_counter_host_logic_with_a_numpy_stand_in(monkeypatch):
