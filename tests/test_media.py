@@ -288,6 +288,23 @@ def test_auto_device_without_gpu_falls_back_to_numpy(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_cupy_older_than_13_is_refused_before_counting(monkeypatch, capsys):
+    """CuPy 12 lacks the asynchronous device-to-host copy the counter queues (asnumpy(blocking=))."""
+    import types
+
+    from raydeval.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(__version__="12.3.0"))
+    array_module.cache_clear()
+    try:
+        with pytest.raises(InputError, match="--device gpu: CuPy 12.3.0 is older than 13"):
+            array_module("gpu")
+        assert array_module("auto") is np
+        assert "CuPy 12.3.0 is older than 13" in capsys.readouterr().err
+    finally:
+        array_module.cache_clear()
+
+
 def test_cupy_counts_equal_numpy():
     cupy = pytest.importorskip("cupy")
     if not cupy.cuda.is_available():

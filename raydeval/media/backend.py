@@ -24,9 +24,12 @@ def array_module(device: str):
     try:
         import cupy
 
-        if cupy.cuda.is_available():
+        if int(cupy.__version__.split(".")[0]) < 13:  # asynchronous copies to the host need 13
+            reason = f"CuPy {cupy.__version__} is older than 13 (pip install 'raydeval[gpu]')"
+        elif cupy.cuda.is_available():
             return cupy
-        reason = "no GPU is visible"
+        else:
+            reason = "no GPU is visible"
     except ImportError:
         reason = "CuPy is not installed (pip install 'raydeval[gpu]')"
     except Exception as e:  # a broken CUDA install raises assorted errors
