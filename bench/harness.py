@@ -839,7 +839,8 @@ def render(r: dict, meta: dict) -> str:
     if r.get("ray_start"):
         rs = r["ray_start"]
         lines.append(f"| – | Ray start: `ensure_ray(None, 2)` from stopped | {_fmt_s(rs['seconds'])} | – |")
-        lines.append(f"| – | Ray's first task after that start (a no-op) | {_fmt_s(rs['first_task_seconds'])} | – |")
+        if rs.get("first_task_seconds"):  # (runs from before it was measured have none)
+            lines.append(f"| – | Ray's first task after that start (a no-op) | {_fmt_s(rs['first_task_seconds'])} | – |")
         if rs["shutdown_seconds"]:
             lines.append(f"| – | Ray shutdown (`ray.shutdown()`) | {_fmt_s(rs['shutdown_seconds'])} | – |")
     lines += [
@@ -927,7 +928,7 @@ def render(r: dict, meta: dict) -> str:
         ] if x) + ".",
     ]
     rs, fi = r.get("ray_start"), r.get("fresh_images")
-    if rs and fi:
+    if rs and fi and rs.get("first_task_seconds"):
         ray_own = median(rs["seconds"]) + median(rs["first_task_seconds"])
         lines += ["", f"Start-up split (medians of separate runs): Ray's start in the fresh runs "
                   f"{fi['ray_start']:.2f} s; Ray's own cost of a first (no-op) task "
@@ -1004,13 +1005,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="also write the raw measurements as JSON")
     parser.add_argument("--gpu-section", help="a `python -m bench.gpu --out` file to include as the GPU section")
     parser.add_argument("--from-json", help="measure nothing: re-render the report of an earlier run's --json "
-                        "file (with --gpu-section: that run's report with a GPU section added)")
+                        "file to --out (with --gpu-section: that run's report with a GPU section added)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         task_name, gt, pred, workers, shard_size = args.child
         _child_run(task_name, gt, pred, int(workers), int(shard_size))
         return
+    measuring = ("data", "scale", "reps", "seed", "naive_pairs", "no_raydata", "no_fresh")
+    if args.from_json and any(getattr(args, name) != parser.get_default(name) for name in measuring):
+        parser.error("--from-json measures nothing: it takes only --out, --json and --gpu-section")
     if args.reps < 1:
         parser.error("--reps must be >= 1")
 

@@ -1,10 +1,12 @@
 // Runs a CUDA C kernel's source on the CPU, one OS thread per lane of a warp, for tests on machines
 // without a GPU. It emulates what raydeval's counting kernel uses: uint4, __popc, warp-synchronous
-// __shfl_down_sync (all 32 lanes of a warp wait for each other, as on the device) and 64-bit
-// atomicAdd. It checks the kernel's arithmetic, indexing and reduction, not the hardware.
+// __shfl_down_sync over the full warp (all 32 lanes wait for each other, as on the device) and
+// 64-bit atomicAdd. It checks the kernel's arithmetic, indexing and reduction, not the hardware:
+// warps run one after another, so it cannot show a missing atomic or a memory-ordering bug.
 #include <atomic>
 #include <barrier>
 #include <cstdint>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -24,7 +26,8 @@ static thread_local Warp* warp_of_thread;
 
 static inline int __popc(unsigned int v) { return __builtin_popcount(v); }
 
-static inline unsigned int __shfl_down_sync(unsigned int, unsigned int value, unsigned int delta) {
+static inline unsigned int __shfl_down_sync(unsigned int mask, unsigned int value, unsigned int delta) {
+    if (mask != 0xffffffffu) std::abort();  // only full-warp shuffles are emulated
     const unsigned int lane = threadIdx.x & 31;
     warp_of_thread->lanes[lane] = value;
     warp_of_thread->sync.arrive_and_wait();

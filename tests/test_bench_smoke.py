@@ -70,6 +70,8 @@ def test_report_renders(results):
     text = harness.render(timed, meta)
     assert "| Start-up (fresh process, images: Ray start to the first shard's state on the driver) | 4.25 s" in text
     assert "Ray's own cost of a first (no-op) task 0.50 s; the rest of the first shard's 4.25 s, 0.75 s" in text
+    older = timed | {"ray_start": {"seconds": [3.0], "shutdown_seconds": []}}  # before first tasks were timed
+    assert "no-op" not in harness.render(older, meta)
 
 
 def test_one_shot_run(results, capsys):
@@ -108,3 +110,6 @@ def test_report_re_rendered_from_json_with_a_gpu_section(results, tmp_path):
     assert "Kernel on an H100: 3.1 TB/s" in text
     assert text == harness.render(r, meta | {"gpu_section": "Kernel on an H100: 3.1 TB/s\n"})
     assert "Not measured in this run" in harness.render(r, meta)
+    with pytest.raises(SystemExit):  # measuring options make no sense without measuring
+        harness.main(["--from-json", str(tmp_path / "run.json"), "--reps", "5", "--out", str(tmp_path / "x.md")])
+    assert not (tmp_path / "x.md").exists()

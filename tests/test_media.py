@@ -207,15 +207,17 @@ int main(int argc, char** argv) {
 def test_cuda_kernel_source_run_on_the_cpu_equals_numpy(tmp_path):
     """The CUDA source itself (not a stand-in), launched as GpuOverlapCounter launches a batch, run
     by tests/cuda_on_cpu.h: one CPU thread per lane, the lanes of a warp in lock-step at each
-    shuffle. A batch of small odd pairs (one block each), and one whose longest pair needs every
-    block and the grid-stride loop going round three times, beside short pairs."""
+    shuffle (warps one after another: a missing atomic would pass here, not on a GPU). A batch of
+    small odd pairs (one block each), and one whose longest pair needs every block and the
+    grid-stride loop going round three times, beside short pairs."""
     from raydeval.media.gpu import KERNEL, MAX_BLOCKS_PER_PAIR, THREADS, grid_blocks
 
     source = tmp_path / "kernel.cpp"
     source.write_text(f'#include "{os.path.join(os.path.dirname(__file__), "cuda_on_cpu.h")}"\n'
                       + KERNEL + CUDA_ON_CPU_MAIN)
-    subprocess.run(["g++", "-std=c++20", "-O1", "-pthread", str(source), "-o", str(tmp_path / "kernel")],
-                   check=True, capture_output=True)
+    built = subprocess.run(["g++", "-std=c++20", "-O1", "-pthread", str(source), "-o", str(tmp_path / "kernel")],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr  # (C++20: std::barrier, std::atomic_ref)
 
     def counts_on_cpu(pairs: list) -> list:
         size = sum(padded(t.size) for t, _ in pairs)
@@ -226,7 +228,8 @@ def test_cuda_kernel_source_run_on_the_cpu_equals_numpy(tmp_path):
         (tmp_path / "input").write_bytes(b"".join(a.tobytes() for a in (
             head, batch.truth, batch.pred, np.array(batch.first, np.int64), np.array(batch.words, np.int64))))
         out = subprocess.run([str(tmp_path / "kernel"), str(tmp_path / "input")], check=True,
-                             capture_output=True, text=True).stdout.split()
+                             capture_output=True, text=True, timeout=120).stdout.split()  # a hang: lanes
+        # that skip a shuffle wait at its barrier forever
         return [tuple(int(n) for n in out[3 * k:3 * k + 3]) for k in range(len(pairs))]
 
     rng = np.random.default_rng(9)
@@ -240,6 +243,8 @@ def test_cuda_kernel_source_run_on_the_cpu_equals_numpy(tmp_path):
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="no CUDA compiler")
 def test_cuda_kernel_source_compiles_for_the_gpu(tmp_path):
+    """(nvcc includes the CUDA runtime headers, which CuPy's NVRTC does not: the CuPy tests on a GPU
+    are the final word.)"""
     from raydeval.media.gpu import KERNEL
 
     (tmp_path / "kernel.cu").write_text(KERNEL)
@@ -375,7 +380,9 @@ def test_prefetching_reads_remote_files_ahead_and_raises_only_when_read():
 
 @pytest.mark.parametrize("decode_only", [False, True])
 @pytest.mark.parametrize("policy", ["exclude", "zero", "one_if_pred_empty"])
-def test_image_read_ahead_lists_exactly_the_masks_read(tmp_path, policy, decode_only):
+def test_image_read_ahead_lists_the_masks_read_in_order(tmp_path, policy, decode_only):
+    """The read-ahead list is what `_pixel_counts` reads, in its order; the only files listed but
+    not read are predicted masks of samples whose GT mask turns out to be unusable."""
     from raydeval.engine.shards import to_columns
     from raydeval.errors import Problems
     from raydeval.evaluate import RunSettings, prepare
@@ -386,6 +393,12 @@ def test_image_read_ahead_lists_exactly_the_masks_read(tmp_path, policy, decode_
     gt, pred, *_ = gen.image_benchmark(str(tmp_path), 31, n=60)
     task, options, g, p, table = prepare("openmmsec-image", gt, pred, {"authentic_policy": policy}, RunSettings())
     shard, ctx = to_columns(table), Context(options, g.uri, p.uri, decode_only=decode_only)
+    labels = shard["gt_label"].tolist()
+    real = labels.index(0)  # gets a forged GT mask: an input error, its prediction is not scored
+    fake = next(i for i, label in enumerate(labels) if label == 1 and shard["pred_mask"][i])
+    shard["gt_mask"][real] = gen.random_mask_file(np.random.default_rng(3), str(tmp_path / "forged"), (4, 4), "gray8")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n and nothing else")
+    shard["gt_mask"][fake] = str(tmp_path / "broken.png")
     read_in_order = []
 
     def read(uri):
@@ -393,5 +406,7 @@ def test_image_read_ahead_lists_exactly_the_masks_read(tmp_path, policy, decode_
         return read_bytes(uri, {})
 
     task._pixel_counts(shard, ctx, read, overlap_counter(np), Problems(), [], [])
+    unusable = set() if decode_only else {shard["pred_mask"][real], shard["pred_mask"][fake]}
+    listed = [uri for uri in files_to_read(shard, ctx) if uri is not None]
     assert len(read_in_order) > 10
-    assert read_in_order == [uri for uri in files_to_read(shard, ctx) if uri is not None]
+    assert read_in_order == [uri for uri in listed if uri not in unusable]

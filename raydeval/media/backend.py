@@ -118,13 +118,15 @@ def _lane_sum(lanes):
 
 
 def compiled(kernel):
-    """`kernel` compiled by Numba, running without the GIL. Its machine code is cached on disk
-    where Numba can write (next to the package, else the user's cache folder or NUMBA_CACHE_DIR);
-    on a read-only install with no writable cache folder it is compiled in each process instead
-    (0.5–1 s per worker), not refused."""
+    """`kernel` compiled by Numba, running without the GIL. Its machine code is cached on disk where
+    Numba can write (NUMBA_CACHE_DIR if set, else next to the package, else the user's cache
+    folder); where none is writable (a read-only install and home) it is compiled in each process
+    instead (0.5–1 s per worker), not refused."""
     try:
         return numba.njit(cache=True, nogil=True)(kernel)
-    except RuntimeError:  # Numba found no writable cache location
+    except RuntimeError as e:
+        if "no locator available" not in str(e):  # e.g. a misspelt NUMBA_CACHE_LOCATOR_CLASSES
+            raise
         return numba.njit(nogil=True)(kernel)
 
 
