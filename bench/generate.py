@@ -31,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from raydeval.io.result import write_atomic
+
 DEFAULT_ROOT = "/tmp/raydeval-bench"
 DEFAULTS = {
     "image_pairs": 480,
@@ -261,10 +263,7 @@ def _reuse(folder: str, params: dict) -> dict | None:
 
 
 def _finish(folder: str, info: dict) -> dict:
-    tmp = f"{folder}/workload.json.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(info, f)
-    os.replace(tmp, f"{folder}/workload.json")
+    write_atomic(f"{folder}/workload.json", json.dumps(info))
     return info
 
 

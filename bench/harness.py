@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 from bench import generate, kernels
+from raydeval.io.result import write_atomic
 
 MIB = 1 << 20
 POOL_PROCESSES = 2
@@ -1037,20 +1038,12 @@ def main(argv: list[str] | None = None) -> None:
                           not args.no_raydata, fresh_labels=not args.no_fresh, log=log)
         meta["machine"] = machine_info()  # after the run: BLAS is loaded by now
     text = render(results, meta)
-    _write(args.out, text)
+    write_atomic(args.out, text)
     if args.json:
-        _write(args.json, json.dumps({"meta": meta, "results": results, "figures": figures(results)}, indent=1,
+        write_atomic(args.json, json.dumps({"meta": meta, "results": results, "figures": figures(results)}, indent=1,
                                      default=str))
     log(f"wrote {args.out}")
     print(text)
-
-
-def _write(path: str, text: str) -> None:
-    """`text` to `path`, whole or not at all."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
 
 
 def _command_line() -> str:
