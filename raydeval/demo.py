@@ -160,9 +160,8 @@ BENCHMARKS = {"openmmsec-image": ("image", make_image_benchmark),
 
 def run_demo(out: str | None, samples: int, workers: int, seed: int) -> list[dict]:
     """Generate, evaluate all three tasks on one embedded Ray, print a table, write results."""
-    from raydeval.cli import format_table
     from raydeval.evaluate import RunSettings, evaluate
-    from raydeval.io.result import to_json, write_atomic
+    from raydeval.io.result import format_table, to_json, write_atomic
 
     root = out or tempfile.mkdtemp(prefix="raydeval-demo-")
     rng = np.random.default_rng(seed)

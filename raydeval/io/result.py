@@ -1,4 +1,4 @@
-"""The result file (SPEC §3.1): built from a finalized state, written atomically."""
+"""The result file (SPEC §3.1): built from a finalized state, written atomically; its table."""
 
 from __future__ import annotations
 
@@ -47,3 +47,16 @@ def write_atomic(path: str, text: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def format_table(results: list[dict]) -> str:
+    """A plain metrics table: one block per result."""
+    lines = []
+    for result in results:
+        lines.append(f"{result['task']}  ({result['counts']['samples']} samples, "
+                     f"{result['run']['seconds']:.2f} s, {result['run']['workers']} workers)")
+        for name, value in result["metrics"].items():
+            lines.append(f"  {name:<16} {'n/a' if value is None else f'{value:.6f}'}")
+        for note in result["notes"]:
+            lines.append(f"  note: {note}")
+    return "\n".join(lines)

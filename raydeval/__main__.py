@@ -1,0 +1,5 @@
+import sys
+
+from raydeval.cli import main
+
+sys.exit(main())
