@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import generate, harness
+from bench import endtoend, generate, harness, report
 
 TINY = {"image_pairs": 40, "image_shape": (64, 80), "videos": 1, "video_frames": 8,
         "video_shape": (64, 64), "label_rows": (1000, 3000)}
@@ -52,7 +52,7 @@ def test_every_measurement_ran(results):
 def test_memory_run(results):
     root, _ = results
     info = generate.image_workload(root, TINY["image_pairs"], TINY["image_shape"], processes=1)  # reused
-    mem = harness.memory_run("openmmsec-image", info, 2)
+    mem = endtoend.memory_run("openmmsec-image", info, 2)
     assert mem["driver_peak_growth_mib"] is not None
     assert mem["worker_processes"] >= 1 and mem["worker_peak_mib"] > 0
 
@@ -60,18 +60,18 @@ def test_memory_run(results):
 def test_report_renders(results):
     root, r = results
     meta = {"date": "today", "command": "python -m bench.harness (smoke)", "data": root, "scale": 0.0,
-            "machine": harness.machine_info(), "notes": harness.NOTES}
-    text = harness.render(r, meta)
+            "machine": harness.machine_info(), "notes": report.NOTES}
+    text = report.render(r, meta)
     assert "## Targets" in text and "DIFFERENT" not in text
     # the fresh-process rows and the start-up split (runs this smoke test leaves out)
     timed = r | {"ray_start": {"seconds": [3.0, 2.0, 4.0], "first_task_seconds": [0.25, 0.5, 0.75],
                                "shutdown_seconds": [1.0]},
                  "fresh_images": {"ray_start": 3.0, "first_shard": 4.25, "wall": 9.0}}
-    text = harness.render(timed, meta)
+    text = report.render(timed, meta)
     assert "| Start-up (fresh process, images: Ray start to the first shard's state on the driver) | 4.25 s" in text
     assert "Ray's own cost of a first (no-op) task 0.50 s; the rest of the first shard's 4.25 s, 0.75 s" in text
     older = timed | {"ray_start": {"seconds": [3.0], "shutdown_seconds": []}}  # before first tasks were timed
-    assert "no-op" not in harness.render(older, meta)
+    assert "no-op" not in report.render(older, meta)
 
 
 def test_one_shot_run(results, capsys):
@@ -80,7 +80,7 @@ def test_one_shot_run(results, capsys):
 
     root, _ = results
     info = generate.label_workload(root, TINY["label_rows"][0], seed=0)
-    harness._child_run("openmmsec-audio", info["gt"], info["pred"], 2)
+    endtoend.child_run("openmmsec-audio", info["gt"], info["pred"], 2)
     line = capsys.readouterr().out.strip().splitlines()[-1]
     run = json.loads(line)
     assert run["wall"] > 0 and run["driver_growth_mib"] is not None
@@ -101,15 +101,15 @@ def test_report_re_rendered_from_json_with_a_gpu_section(results, tmp_path):
 
     root, r = results
     meta = {"date": "today", "command": "python -m bench.harness (smoke)", "data": root, "scale": 0.0,
-            "machine": harness.machine_info(), "notes": harness.NOTES}
+            "machine": harness.machine_info(), "notes": report.NOTES}
     (tmp_path / "run.json").write_text(json.dumps({"meta": meta, "results": r}, default=str))
     (tmp_path / "gpu.md").write_text("Kernel on an H100: 3.1 TB/s\n")
     harness.main(["--from-json", str(tmp_path / "run.json"), "--gpu-section", str(tmp_path / "gpu.md"),
                   "--out", str(tmp_path / "report.md")])
     text = (tmp_path / "report.md").read_text()
     assert "Kernel on an H100: 3.1 TB/s" in text
-    assert text == harness.render(r, meta | {"gpu_section": "Kernel on an H100: 3.1 TB/s\n"})
-    assert "Not measured in this run" in harness.render(r, meta)
+    assert text == report.render(r, meta | {"gpu_section": "Kernel on an H100: 3.1 TB/s\n"})
+    assert "Not measured in this run" in report.render(r, meta)
     with pytest.raises(SystemExit):  # measuring options make no sense without measuring
         harness.main(["--from-json", str(tmp_path / "run.json"), "--reps", "5", "--out", str(tmp_path / "x.md")])
     assert not (tmp_path / "x.md").exists()
