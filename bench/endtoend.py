@@ -25,21 +25,46 @@ def _nothing() -> None:
     return None
 
 
-def ray_start(reps: int = 3, workers: int = POOL_PROCESSES) -> dict:
-    """Seconds of `ensure_ray(None, workers)` from a stopped Ray, then of Ray's first task (a
-    no-op: Ray's own cost of a first task), `reps` times; leaves Ray running."""
+_SESSION = None  # the embedded Ray the harness started (raydeval's way: a temp folder of its own)
+
+
+def start_ray(cpus: int) -> None:
+    """An embedded Ray with `cpus` CPUs, started as `raydeval eval` starts it, left running."""
+    global _SESSION
     import ray
 
-    from raydeval.engine.run import ensure_ray
+    from raydeval.engine.session import RaySession
+
+    if not ray.is_initialized():
+        _SESSION = RaySession("local", cpus)
+        _SESSION.start()
+
+
+def stop_ray() -> None:
+    """Stop the running Ray (and remove its temp folder if the harness started it)."""
+    global _SESSION
+    import ray
+
+    if _SESSION:
+        _SESSION.close()
+        _SESSION = None
+    else:
+        ray.shutdown()
+
+
+def ray_start(reps: int = 3, workers: int = POOL_PROCESSES) -> dict:
+    """Seconds of `start_ray(workers)` from a stopped Ray, then of Ray's first task (a no-op:
+    Ray's own cost of a first task), `reps` times; leaves Ray running."""
+    import ray
 
     seconds, first_tasks, stops = [], [], []
     for _ in range(reps):
         if ray.is_initialized():
             clock = time.perf_counter()
-            ray.shutdown()
+            stop_ray()
             stops.append(time.perf_counter() - clock)
         clock = time.perf_counter()
-        ensure_ray(None, workers)
+        start_ray(workers)
         seconds.append(time.perf_counter() - clock)
         clock = time.perf_counter()
         ray.get(ray.remote(_nothing).remote())
@@ -51,23 +76,23 @@ def restart_ray(cpus: int) -> None:
     """An embedded Ray with `cpus` CPUs (restarted unless it already has that many)."""
     import ray
 
-    from raydeval.engine.run import ensure_ray
-
     if ray.is_initialized() and ray.cluster_resources().get("CPU") != cpus:
-        ray.shutdown()
-    ensure_ray(None, cpus)
+        stop_ray()
+    start_ray(cpus)
 
 
 @contextlib.contextmanager
 def split_timers():
     """Times the phases of one `evaluate()` call by wrapping the functions it looks up
-    (module attributes of raydeval.evaluate / raydeval.engine.run; restored afterwards)."""
+    (module attributes of raydeval.evaluate / raydeval.engine.run, RaySession.start; restored
+    afterwards)."""
     import raydeval.engine.run as run_mod
     import raydeval.evaluate as ev
+    from raydeval.engine.session import RaySession
     from raydeval.state import State
 
     times = {"prepare": 0.0, "ensure_ray": 0.0, "shards": 0.0, "shard_build": 0.0, "merge": 0.0}
-    originals = (ev.prepare, ev.ensure_ray, ev.evaluate_table, run_mod.iter_shards, State.__dict__["merged"])
+    originals = (ev.prepare, RaySession.start, ev.evaluate_shards, run_mod.to_columns, State.__dict__["merged"])
 
     def timed(key, fn):
         def wrapper(*args, **kwargs):
@@ -78,34 +103,22 @@ def split_timers():
                 times[key] += time.perf_counter() - clock
         return wrapper
 
-    def iter_shards(*args, **kwargs):
-        it = originals[3](*args, **kwargs)
-        while True:
-            clock = time.perf_counter()
-            try:
-                shard = next(it)
-            except StopIteration:
-                times["shard_build"] += time.perf_counter() - clock
-                return
-            times["shard_build"] += time.perf_counter() - clock
-            yield shard
-
     ev.prepare = timed("prepare", originals[0])
-    ev.ensure_ray = timed("ensure_ray", originals[1])
-    ev.evaluate_table = timed("shards", originals[2])
-    run_mod.iter_shards = iter_shards
+    RaySession.start = timed("ensure_ray", originals[1])
+    ev.evaluate_shards = timed("shards", originals[2])
+    run_mod.to_columns = timed("shard_build", originals[3])
     State.merged = staticmethod(timed("merge", State.merged))
     try:
         yield times
     finally:
-        ev.prepare, ev.ensure_ray, ev.evaluate_table, run_mod.iter_shards, State.merged = originals
+        ev.prepare, RaySession.start, ev.evaluate_shards, run_mod.to_columns, State.merged = originals
 
 
 def raydeval_once(task_name: str, info: dict, workers: int, conventions: dict | None = None) -> dict:
     """One timed evaluation: wall time, its split and the driver's peak-RSS growth."""
     from raydeval.evaluate import RunSettings, evaluate
 
-    settings = RunSettings(workers=workers, progress=False)
+    settings = RunSettings(address="local", workers=workers, progress=False)
     with split_timers() as split, DriverPeak() as peak:
         clock = time.perf_counter()
         result = evaluate(task_name, info["gt"], info["pred"], conventions or {}, settings)
@@ -144,7 +157,7 @@ def memory_run(task_name: str, info: dict, workers: int, conventions: dict | Non
     try:
         with DriverPeak() as peak:
             evaluate(task_name, info["gt"], info["pred"], conventions or {},
-                     RunSettings(workers=workers, progress=False))
+                     RunSettings(address="local", workers=workers, progress=False))
     finally:
         sampler.stop()
     kib = list(sampler.peaks.values())
@@ -177,29 +190,35 @@ def one_shot_fresh(task_name: str, info: dict, workers: int = POOL_PROCESSES, re
 def child_run(task_name: str, gt: str, pred: str, workers: int, shard_size: int = 0) -> None:
     """One evaluation in this fresh process. With `shard_size` 0 Ray is started first and the
     evaluation is timed alone; otherwise it runs in the CLI's order (manifests read and validated,
-    then Ray started, then shards) and `first_shard` counts from the start of Ray's start."""
+    then Ray started, then shards) and `first_shard` counts from the start of Ray's start. Ray's
+    shutdown is not timed (the session outlives the evaluation)."""
     import raydeval.evaluate as ev
-    from raydeval.engine.run import Progress, ensure_ray
+    from raydeval.engine.progress import Progress
+    from raydeval.engine.session import RaySession
 
     marks = {}
+    start = RaySession.start
 
     class FirstShard(Progress):
-        def update(self, rows: int) -> None:
+        def update(self, rows: int, retried: bool = False) -> None:
             marks.setdefault("first_shard", time.perf_counter())
 
-    def timed_ensure_ray(*args):
+    def timed_start(self):
         marks.setdefault("ray_began", time.perf_counter())
-        mode = ensure_ray(*args)
+        mode = start(self)
         marks.setdefault("ray_ready", time.perf_counter())
         return mode
 
-    ev.Progress, ev.ensure_ray = FirstShard, timed_ensure_ray
+    ev.Progress, RaySession.start = FirstShard, timed_start
+    session = RaySession("local", workers)
     if not shard_size:
-        timed_ensure_ray(None, workers)
+        session.start()
     with split_timers() as split, DriverPeak() as peak:
         clock = time.perf_counter()
-        ev.evaluate(task_name, gt, pred, {}, ev.RunSettings(workers=workers, shard_size=shard_size, progress=True))
+        ev.evaluate(task_name, gt, pred, {}, ev.RunSettings(address="local", workers=workers, shard_size=shard_size,
+                                                           progress=True), session=session)
         wall = time.perf_counter() - clock
+    session.close()
     print(json.dumps({"ray_start": marks["ray_ready"] - marks["ray_began"],
                       "first_shard": marks["first_shard"] - marks["ray_began"], "wall": wall,
                       "prepare": split["prepare"], "shards": split["shards"],

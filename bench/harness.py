@@ -40,7 +40,8 @@ import time
 from bench import generate, kernels
 from bench.baselines import naive_images, naive_labels, raydata_images
 from bench.common import POOL_PROCESSES
-from bench.endtoend import child_run, memory_run, one_shot_fresh, ray_start, raydeval_once, restart_ray, summarize
+from bench.endtoend import (child_run, memory_run, one_shot_fresh, ray_start, raydeval_once, restart_ray, start_ray,
+                            stop_ray, summarize)
 from bench.floor import FloorPool, decode_in_process, image_files, task_kernel_in_process, video_files
 from bench.report import NOTES, figures, render
 from raydeval.io.result import write_atomic
@@ -76,6 +77,8 @@ def run_all(data_root: str, sizes: dict, reps: int = 3, seed: int = 0, naive_pai
                  raydata, ray_start_reps, fresh_labels, memory, log)
     finally:
         pool.close()
+        if ray_start_reps:  # the harness's own Ray (tests keep theirs)
+            stop_ray()
 
     out["agreement"] = agreement(out, images)
     out["loadavg_end"] = os.getloadavg()
@@ -112,9 +115,7 @@ def _measure(out, data_root, images, videos, labels, img_files, vid_files, pool,
         log("(b) Ray start ...")
         out["ray_start"] = ray_start(ray_start_reps)
     else:
-        from raydeval.engine.run import ensure_ray
-
-        ensure_ray(None, POOL_PROCESSES)
+        start_ray(POOL_PROCESSES)
         out["ray_start"] = None
 
     # (a), (b), (e), (g) interleaved: one repetition of every variant per round, so that a

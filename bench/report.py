@@ -166,7 +166,7 @@ def render(r: dict, meta: dict) -> str:
     lines += [f"| 10 label rows | (g) fixed cost of one `evaluate()` (Ray running) | {_fmt_s(fc['walls'])} | – |"]
     if r.get("ray_start"):
         rs = r["ray_start"]
-        lines.append(f"| – | Ray start: `ensure_ray(None, 2)` from stopped | {_fmt_s(rs['seconds'])} | – |")
+        lines.append(f"| – | Ray start: `RaySession('local', 2).start()` from stopped | {_fmt_s(rs['seconds'])} | – |")
         if rs.get("first_task_seconds"):  # (runs from before it was measured have none)
             lines.append(f"| – | Ray's first task after that start (a no-op) | {_fmt_s(rs['first_task_seconds'])} | – |")
         if rs["shutdown_seconds"]:

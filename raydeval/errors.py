@@ -43,3 +43,13 @@ class Problems:
     def raise_if_any(self) -> None:
         if self:
             raise InputError(self.message())
+
+
+class ShardFailure(Exception):
+    """A shard that failed on every attempt, not because of its input: exit status 1. The message
+    names the shard, its first sample id and the worker's error; `detail` holds the worker's
+    traceback where there is one."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail

@@ -1,32 +1,43 @@
-"""One evaluation end to end: read, validate, shard on Ray, merge, finalize, build the result."""
+"""One evaluation end to end: read, validate, choose where to run, evaluate the shards not yet
+done, merge, finalize, write the result and clean up."""
 
 from __future__ import annotations
 
-import os
+import contextlib
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import raydeval
-from raydeval.errors import InputError
-from raydeval.engine.run import Progress, ensure_ray, evaluate_table
+from raydeval.engine.plan import runs_in_process
+from raydeval.engine.progress import Progress
+from raydeval.engine.run import evaluate_shards, in_process_runner
+from raydeval.engine.session import RaySession, ray_address
 from raydeval.engine.shards import shard_bounds
+from raydeval.errors import InputError
+from raydeval.io.fs import check_destination
 from raydeval.io.manifest import read_manifest
-from raydeval.io.result import SCHEMA, package_versions, redact
+from raydeval.io.result import SCHEMA, package_versions, redact, to_json, write_atomic
+from raydeval.state import State
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
 
 
 @dataclass
 class RunSettings:
-    """How to run (never part of the metrics): Ray address, workers, shard size, device, storage."""
+    """How to run (never part of the metrics): Ray address, workers, shard size, device, storage,
+    and where finished shard states are kept for `resume`."""
 
-    address: str | None = None
+    address: str | None = None  # None: RAY_ADDRESS, else this process or an embedded Ray by size
     workers: int = 0  # 0: one per CPU of the local machine / cluster
     shard_size: int = 0  # 0: automatic
     device: str = "cpu"
     storage_options: dict = field(default_factory=dict)
     progress: bool = True
+    state_dir: str | None = None  # None: `<out>.state` when there is an `out`
+    resume: bool = False
+    keep_state: bool = False
 
 
 def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings):
@@ -41,41 +52,91 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
 
 
 def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | None = None,
-             settings: RunSettings | None = None, decode_only: bool = False) -> dict:
-    """The result dict of one evaluation; raises InputError on any input problem."""
+             settings: RunSettings | None = None, decode_only: bool = False, out: str | None = None,
+             session: RaySession | None = None) -> dict:
+    """The result dict of one evaluation, also written to `out` (a path or URL) when given;
+    raises InputError on any input problem. `session` shares one Ray among evaluations; without
+    it, a Ray this evaluation starts is stopped when it ends."""
     settings = settings or RunSettings()
-    started = datetime.now(timezone.utc)
-    clock = time.monotonic()
+    started, clock = datetime.now(timezone.utc), time.monotonic()
+    if out:
+        check_destination(out, "--out")
+    state_dir = settings.state_dir or (f"{out}.state" if out and not decode_only else None)
+    if state_dir:
+        check_destination(state_dir + "/ledger.json", "--state-dir")
+    elif settings.resume:
+        raise InputError("--resume needs --out (states are kept in <out>.state) or --state-dir")
     task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions or {}, settings)
-    mode = ensure_ray(settings.address, settings.workers or os.cpu_count() or 1)
-    workers = settings.workers or int(_cluster_resource("CPU") or 1)
-    gpus = _cluster_resource("GPU")
-    if settings.device == "gpu" and not gpus:
-        raise InputError("--device gpu: the Ray cluster has no GPU (use --device auto to fall back to NumPy)")
-    bounds = shard_bounds(table.num_rows, workers, settings.shard_size)
     ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only)
-    progress = Progress(task.name, table.num_rows, len(bounds)) if settings.progress else None
-    gpus_per_shard = gpus / workers if settings.device == "gpu" else 0.0
-    state, problems = evaluate_table(task.name, table, ctx, workers, bounds, progress, gpus_per_shard)
-    problems.raise_if_any()
+    inputs = {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows} for name, m in (("gt", gt), ("pred", pred))}
+    address = ray_address(settings.address)
+    in_process = address is None and runs_in_process(task, table, ctx)
+    own_session = None if in_process or session else RaySession(address, settings.workers)
+    with own_session or contextlib.nullcontext():
+        if in_process:
+            mode, workers, runner = "in-process", 1, in_process_runner(task.name, ctx)
+        else:
+            mode, workers, runner = _ray_runner(session or own_session, task.name, ctx, settings)
+        bounds = shard_bounds(table.num_rows, workers, settings.shard_size)
+        store, reused = None, {}
+        if state_dir:
+            from raydeval.engine.store import StateStore, ledger_for
+
+            store = StateStore(state_dir, settings.storage_options)
+            bounds, reused = store.begin(ledger_for(task.name, options, inputs), bounds, settings.resume)
+        todo = [i for i in range(len(bounds)) if i not in reused]
+        progress = Progress(task.name, table.num_rows, len(bounds), len(reused),
+                            sum(bounds[i][1] - bounds[i][0] for i in reused)) if settings.progress else None
+        try:
+            try:
+                state, problems, retried = evaluate_shards(task.name, table, ctx, bounds, todo, runner, progress,
+                                                           store.save if store else None)
+            finally:
+                if store:
+                    store.flush()
+            problems.raise_if_any()
+        except InputError:
+            if store and not settings.keep_state:
+                store.remove()  # bad input leaves nothing behind
+            elif store:
+                print(f"raydeval: the states of the shards without problems are kept in {state_dir}; "
+                      "after fixing the inputs, --resume reuses them", file=sys.stderr)
+            raise
+    state = State.merged([state, *reused.values()])
     values, notes = task.finalize(state, options)
-    return {
+    result = {
         "schema": SCHEMA,
         "task": task.name,
         "metrics": values,
         "counts": dict(sorted(state.counts.items())),
         "notes": notes,
         "conventions": options,
-        "inputs": {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows}
-                   for name, m in (("gt", gt), ("pred", pred))},
+        "inputs": inputs,
         "run": {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - clock, 3), "ray": mode, "workers": workers,
-                "shards": len(bounds), "device": settings.device,
-                "versions": package_versions()},
+                "shards": len(bounds), "shards_reused": len(reused), "shards_retried": retried,
+                "device": settings.device, "versions": package_versions()},
     }
+    if out:
+        try:
+            write_atomic(out, to_json(result), settings.storage_options)
+        except Exception as e:  # OSError locally; fsspec backends raise assorted errors
+            raise InputError(f"--out {out}: cannot write the result: {getattr(e, 'strerror', None) or e}") from None
+    if store and not settings.keep_state:
+        store.remove()
+    return result
 
 
-def _cluster_resource(name: str) -> float:
+def _ray_runner(session: RaySession, task_name: str, ctx: Context, settings: RunSettings):
+    """(mode, workers, runner) on the session's Ray."""
     import ray
 
-    return float(ray.cluster_resources().get(name, 0))
+    from raydeval.engine.ray_tasks import ray_runner
+
+    mode = session.start()
+    resources = ray.cluster_resources()
+    workers = settings.workers or int(resources.get("CPU", 0) or 1)
+    gpus = float(resources.get("GPU", 0))
+    if settings.device == "gpu" and not gpus:
+        raise InputError("--device gpu: the Ray cluster has no GPU (use --device auto to fall back to NumPy)")
+    return mode, workers, ray_runner(task_name, ctx, workers, gpus / workers if settings.device == "gpu" else 0.0)

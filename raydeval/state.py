@@ -84,3 +84,60 @@ class State:
 
     def merge(self, other: "State") -> "State":
         return State.merged([self, other])
+
+
+# --- persisted form (shard states on disk or in object storage; JSON, never pickle) ----------
+
+def state_to_dict(state: State) -> dict:
+    """A JSON-able form of a state that `state_from_dict` restores exactly (ints as ints, big
+    exact sums as decimal text, per-score arrays as little-endian bytes in base64)."""
+    out = {"counts": state.counts, "sums": {k: str(v) for k, v in state.sums.items()}, "scores": None}
+    if state.scores is not None:
+        out["scores"] = {name: _b64(getattr(state.scores, name), dtype)
+                         for name, dtype in (("scores", "<f8"), ("pos", "<i8"), ("neg", "<i8"))}
+    return out
+
+
+def state_from_dict(data: dict) -> State:
+    """The state of `state_to_dict`; ValueError for anything not of that form."""
+    if not isinstance(data, dict) or set(data) != {"counts", "sums", "scores"}:
+        raise ValueError("not a shard state")
+    counts, sums, scores = data["counts"], data["sums"], data["scores"]
+    if not (_str_keys(counts) and all(type(v) is int for v in counts.values())):
+        raise ValueError("counts must be integers")
+    if not (_str_keys(sums) and all(isinstance(v, str) for v in sums.values())):
+        raise ValueError("sums must be integers as text")
+    state = State(dict(counts), {k: int(v) for k, v in sums.items()})
+    if scores is not None:
+        if not isinstance(scores, dict) or set(scores) != {"scores", "pos", "neg"}:
+            raise ValueError("per-score counts must have scores, pos and neg")
+        arrays = [_unb64(scores[name], dtype) for name, dtype in (("scores", "<f8"), ("pos", "<i8"), ("neg", "<i8"))]
+        if len({a.size for a in arrays}) != 1:
+            raise ValueError("per-score arrays differ in length")
+        state.scores = ScoreCounts(*arrays)
+    return state
+
+
+def _str_keys(d) -> bool:
+    return isinstance(d, dict) and all(isinstance(k, str) for k in d)
+
+
+def _b64(array: np.ndarray, dtype: str) -> str:
+    import base64
+
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _unb64(text, dtype: str) -> np.ndarray:
+    import base64
+    import binascii
+
+    if not isinstance(text, str):
+        raise ValueError("expected base64 text")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as e:
+        raise ValueError(str(e)) from None
+    if len(raw) % 8:
+        raise ValueError("truncated array")
+    return np.frombuffer(raw, dtype=dtype).astype(dtype[1:])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import ray
+
+from raydeval.engine.session import RaySession
 
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """An embedded local Ray (2 CPUs); raydeval's engine reuses it instead of starting its own."""
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
+    """An embedded local Ray (2 CPUs) started as raydeval starts it (its session files in a temp
+    folder of its own, removed at the end); evaluations forced onto Ray (`address="local"`) reuse it."""
+    session = RaySession("local", 2)
+    session.start()
+    yield session
+    session.close()

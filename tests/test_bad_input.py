@@ -618,13 +618,19 @@ for _c in MEDIA_CASES:
     _c.media = True
 
 
-def _no_ray(*args, **kwargs):
-    raise RuntimeError("test: a manifest-level problem was not found before starting Ray")
+def _no_shards(*args, **kwargs):
+    raise RuntimeError("test: a manifest-level problem was not found before evaluating shards")
+
+
+def _before_shards(monkeypatch) -> None:
+    """Manifest-level problems must stop a run before it starts Ray or evaluates any shard."""
+    monkeypatch.setattr("raydeval.evaluate.evaluate_shards", _no_shards)
+    monkeypatch.setattr("raydeval.engine.session.RaySession.start", _no_shards)
 
 
 @pytest.mark.parametrize("case", _params(MANIFEST_CASES))
 def test_bad_manifest(case: Case, tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr("raydeval.evaluate.ensure_ray", _no_ray)
+    _before_shards(monkeypatch)
     run_case(case, tmp_path, capsys)
 
 
@@ -701,7 +707,7 @@ def test_valid_bench_passes(task: str, tmp_path: Path, capsys, ray_local) -> Non
 @pytest.mark.parametrize("typo, suggestion", [("openmmsec-imgae", IMAGE), ("openmmsec_video", VIDEO),
                                               ("audio", AUDIO)])
 def test_unknown_task_did_you_mean(typo: str, suggestion: str, tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr("raydeval.evaluate.ensure_ray", _no_ray)
+    _before_shards(monkeypatch)
     bench = BENCHES[suggestion](tmp_path / "bench")
     out = tmp_path / "out" / "result.json"
     rc = main(bench.argv(out, task=typo))
@@ -720,7 +726,7 @@ def test_unknown_task_did_you_mean(typo: str, suggestion: str, tmp_path: Path, c
 def test_bad_usage(extra: list[str], expect: tuple[str, ...], tmp_path: Path, capsys, monkeypatch) -> None:
     bench = image_bench(tmp_path / "bench")
     out = tmp_path / "out" / "result.json"
-    monkeypatch.setattr("raydeval.evaluate.ensure_ray", _no_ray)
+    _before_shards(monkeypatch)
     rc = main(bench.argv(out) + extra)
     err = capsys.readouterr().err
     check_rejected(rc, err, out, expect, None)

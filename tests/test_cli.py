@@ -67,13 +67,17 @@ def test_validate_decode_reports_audio(ray_local, tmp_path, capsys):
     assert "audio_files" in out and "sample_rate_16000" in out
 
 
-def test_device_gpu_without_a_gpu_is_a_clear_error(ray_local, tmp_path, capsys):
+@pytest.mark.parametrize("where", [[], ["--address", "local"]], ids=["in-process", "ray"])
+def test_device_gpu_without_a_gpu_is_a_clear_error(ray_local, tmp_path, capsys, where):
     import ray
     if ray.cluster_resources().get("GPU"):
         pytest.skip("a GPU is in the cluster")
     gt, pred, *_ = gen.image_benchmark(str(tmp_path), 10)
-    assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--device", "gpu", "--quiet"]) == 2
-    assert "no GPU" in capsys.readouterr().err
+    assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--device", "gpu", "--quiet", *where]) == 2
+    err = capsys.readouterr().err
+    assert "--device gpu:" in err and "Traceback" not in err
+    if where:
+        assert "no GPU" in err
 
 
 def test_device_auto_without_a_gpu_counts_with_numpy(ray_local, tmp_path, capsys):

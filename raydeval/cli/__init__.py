@@ -8,10 +8,10 @@ import sys
 import traceback
 
 from raydeval import __version__
-from raydeval.cli import common, demo, eval, tasks, validate
+from raydeval.cli import common, demo, eval, history, sweep, tasks, validate
 from raydeval.errors import InputError
 
-COMMANDS = (eval, validate, tasks, demo)
+COMMANDS = (eval, validate, tasks, demo, sweep, history)
 
 
 def build_parser() -> common.Parser:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from raydeval.cli import common
-from raydeval.errors import InputError
-from raydeval.io.result import format_table, to_json, write_atomic
+from raydeval.io.result import format_table, to_json
 
 
 def add_parser(sub) -> None:
@@ -16,20 +14,19 @@ def add_parser(sub) -> None:
     common.add_run_options(p)
     p.add_argument("--out", help="result file (JSON, written atomically)")
     p.add_argument("--json", action="store_true", help="print the result JSON to stdout instead of a table")
+    p.add_argument("--state-dir", help="where finished shard states are kept (default: <out>.state; path or URL)")
+    p.add_argument("--resume", action="store_true", help="reuse the shard states of an earlier, unfinished run")
+    p.add_argument("--keep-state", action="store_true", help="keep the shard states after a successful run")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from raydeval.evaluate import evaluate
 
-    if args.out and os.path.isdir(args.out):
-        raise InputError(f"--out {args.out} is a directory; give a file name such as result.json")
-    result = evaluate(args.task, args.gt, args.pred, common.conventions(args), common.settings(args))
+    settings = common.settings(args)
+    settings.state_dir, settings.resume, settings.keep_state = args.state_dir, args.resume, args.keep_state
+    result = evaluate(args.task, args.gt, args.pred, common.conventions(args), settings, out=args.out)
     if args.out:
-        try:
-            write_atomic(args.out, to_json(result))
-        except OSError as e:
-            raise InputError(f"--out {args.out}: cannot write the result: {e.strerror or e}") from None
         print(f"raydeval: wrote {args.out}", file=sys.stderr)
     if args.json:
         sys.stdout.write(to_json(result))

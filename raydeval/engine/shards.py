@@ -43,3 +43,29 @@ def to_columns(table: pa.Table) -> dict:
         else:
             columns[name] = col.to_pylist()
     return columns
+
+
+def encode_cut(bounds: list[tuple[int, int]]) -> list[list[int]]:
+    """A cut as runs of [shard size, number of shards] (compact for any cut, stored in the ledger)."""
+    runs: list[list[int]] = []
+    for start, stop in bounds:
+        if runs and runs[-1][0] == stop - start:
+            runs[-1][1] += 1
+        else:
+            runs.append([stop - start, 1])
+    return runs
+
+
+def decode_cut(runs, rows: int) -> list[tuple[int, int]]:
+    """The bounds of `encode_cut`'s runs; ValueError unless they cut exactly `rows` rows."""
+    if not isinstance(runs, list) or not all(
+            isinstance(r, list) and len(r) == 2 and all(type(v) is int and v > 0 for v in r) for r in runs):
+        raise ValueError("a cut is a list of [size, count] pairs of positive integers")
+    if sum(size * count for size, count in runs) != rows:
+        raise ValueError(f"the cut does not cover {rows} rows")
+    bounds, start = [], 0
+    for size, count in runs:
+        for _ in range(count):
+            bounds.append((start, start + size))
+            start += size
+    return bounds

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
-import tempfile
 from importlib import metadata
 
 SCHEMA = "raydeval.result/1"
@@ -32,21 +30,11 @@ def to_json(result: dict) -> str:
     return json.dumps(result, indent=2, allow_nan=False) + "\n"
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same directory and rename: never a partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".raydeval-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def write_atomic(uri: str, text: str, storage_options: dict | None = None) -> None:
+    """Write a text file (local path or object-store URL) whole or not at all."""
+    from raydeval.io import fs
+
+    fs.write_atomic(uri, text.encode("utf-8"), storage_options)
 
 
 def format_table(results: list[dict]) -> str:

@@ -38,6 +38,9 @@ class AudioTask(Task):
             return table.column_names
         return [c for c in ("gt_label", "pred_label", "pred_score") if c in table.column_names]
 
+    def media_columns(self, ctx: Context) -> tuple[str, ...]:
+        return ("audio",) if ctx.decode_only else ()
+
     def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
         state, problems = label_state(shard), Problems()
         if ctx.decode_only and "audio" in shard:

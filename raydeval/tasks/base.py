@@ -87,6 +87,10 @@ class Task:
         """The columns of the joined table that `evaluate` reads (only these travel to workers)."""
         return table.column_names
 
+    def media_columns(self, ctx: Context) -> tuple[str, ...]:
+        """The columns of the joined table naming media files that `evaluate` may read."""
+        return ("gt_mask", "pred_mask")
+
     # worker side -------------------------------------------------------------------
     def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
         """The state of one shard of joined rows."""

@@ -1,0 +1,24 @@
+"""Content hashes of files at any fsspec URL, streamed in chunks."""
+
+from __future__ import annotations
+
+import hashlib
+
+import fsspec
+
+from raydeval.errors import InputError
+
+CHUNK = 1 << 20
+
+
+def sha256_of(uri: str, storage_options: dict | None = None) -> str:
+    """SHA-256 of the raw bytes at `uri` (as `read_manifest` hashes them), read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    try:
+        with fsspec.open(uri, "rb", **(storage_options or {})) as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+    except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, SDK errors)
+        text = str(e).strip()
+        raise InputError(f"{uri}: cannot read: {text.splitlines()[0] if text else type(e).__name__}") from None
+    return digest.hexdigest()

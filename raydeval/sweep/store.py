@@ -1,0 +1,120 @@
+"""The history: an append-only Parquet dataset, one file per sweep run, and its run summaries.
+
+Layout (local path or any fsspec URL such as s3://):
+
+    <history>/date=YYYY-MM-DD/<sweep_run>.parquet   one row per job of one sweep run
+    <history>.summaries/<sweep_run>.json             the run's summary, beside the dataset
+
+Files are never rewritten. Locally a file is written under a temporary dot-name in its final
+folder (ignored by readers) and renamed; elsewhere it is one upload. So concurrent sweeps never
+lose a row, and a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import fsspec
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+from raydeval.errors import InputError
+
+SCHEMA = pa.schema([
+    ("sweep_run", pa.string()),
+    ("time", pa.timestamp("us", tz="UTC")),  # when the job started
+    ("job", pa.string()),
+    ("task", pa.string()),
+    ("status", pa.string()),  # ok, regression, skipped, bad-input, crashed
+    ("gt_uri", pa.string()),
+    ("gt_sha256", pa.string()),
+    ("pred_uri", pa.string()),
+    ("pred_sha256", pa.string()),
+    ("conventions", pa.string()),  # JSON, keys sorted
+    ("metrics", pa.map_(pa.string(), pa.float64())),  # metric -> value (null where undefined)
+    ("metrics_json", pa.string()),  # the result's `metrics` as JSON
+    ("counts", pa.string()),  # JSON
+    ("notes", pa.string()),  # JSON list
+    ("raydeval", pa.string()),  # version that wrote the row
+    ("seconds", pa.float64()),
+    ("error", pa.string()),  # bad-input / crashed: the message
+])
+PASSED = ("ok", "regression")  # statuses of rows that hold an evaluated result
+
+
+class History:
+    """The history dataset at `uri` with fsspec `storage_options`."""
+
+    def __init__(self, uri: str, storage_options: dict | None = None):
+        self.uri = uri.rstrip("/")
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.uri, **(storage_options or {}))
+        except (ImportError, ValueError, TypeError) as e:
+            raise InputError(f"history {uri}: {e}") from None
+
+    def read(self) -> pa.Table:
+        """Every row (an empty table when there is no history yet)."""
+        try:
+            if not self.fs.exists(self.root):
+                return SCHEMA.empty_table()
+            dataset = ds.dataset(self.root, schema=SCHEMA, format="parquet",
+                                 filesystem=PyFileSystem(FSSpecHandler(self.fs)))
+            return dataset.to_table()
+        except (OSError, pa.ArrowInvalid) as e:
+            raise InputError(f"history {self.uri}: cannot read: {first_line(e)}") from None
+
+    def latest_results(self) -> dict[str, dict]:
+        """Each job's latest row holding an evaluated result (status ok or regression)."""
+        rows = self.read().to_pylist()
+        latest: dict[str, dict] = {}
+        for row in sorted(rows, key=lambda r: r["time"]):
+            if row["status"] in PASSED:
+                latest[row["job"]] = row
+        return latest
+
+    def append(self, sweep_run: str, date: str, rows: list[dict]) -> str:
+        """Write the rows of one sweep run as a new file; returns its path."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), sink)
+        path = f"{self.root}/date={date}/{sweep_run}.parquet"
+        self._put(path, sink.getvalue().to_pybytes())
+        return path
+
+    def write_summary(self, sweep_run: str, text: str) -> str:
+        """The run's summary JSON beside the dataset: `<history>.summaries/<sweep_run>.json`."""
+        path = f"{self.root}.summaries/{sweep_run}.json"
+        self._put(path, text.encode())
+        return path
+
+    def _put(self, path: str, data: bytes) -> None:
+        try:
+            if isinstance(self.fs, LocalFileSystem):
+                write_local_atomic(path, data)
+            else:
+                self.fs.pipe_file(path, data)  # one upload: the object appears whole or not at all
+        except OSError as e:
+            raise InputError(f"history {self.uri}: cannot write {path}: {first_line(e)}") from None
+
+
+def write_local_atomic(path: str, data: bytes) -> None:
+    """Write under a temporary dot-name (not *.parquet) in the same folder, then rename."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".raydeval-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
