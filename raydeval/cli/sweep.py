@@ -6,7 +6,6 @@ import json
 import os
 import sys
 
-from raydeval.cli import common
 from raydeval.errors import InputError
 
 

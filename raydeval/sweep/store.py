@@ -59,6 +59,7 @@ class History:
     def read(self) -> pa.Table:
         """Every row (an empty table when there is no history yet)."""
         try:
+            self.fs.invalidate_cache()  # listings cached by an earlier read or write are stale
             if not self.fs.exists(self.root):
                 return SCHEMA.empty_table()
             dataset = ds.dataset(self.root, schema=SCHEMA, format="parquet",
