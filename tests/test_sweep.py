@@ -343,6 +343,8 @@ def test_usage_errors(tmp_path, audio_files):
     assert status == 2 and "no history" in err
     status, _, err = sweep("sweep", path, "--history", str(tmp_path / "h"), "--only", "k")
     assert status == 2 and "'k'" in err and not os.path.exists(tmp_path / "h")
+    status, _, err = sweep("sweep", path, "--history", "s3://bucket/")
+    assert status == 2 and "folder inside the bucket" in err
     (tmp_path / "bad.toml").write_text("[[job]\n")
     status, _, err = sweep("sweep", str(tmp_path / "bad.toml"))
     assert status == 2 and "bad.toml" in err and "TOML" in err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from raydeval.errors import InputError
@@ -17,16 +16,17 @@ def add_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="evaluate jobs whose inputs and conventions are unchanged")
     p.add_argument("--address", help="Ray cluster to join (ray://host:10001 or auto); default: embedded local Ray")
     p.add_argument("--workers", type=int, help="shards evaluated at once, for every job (default: each job's)")
-    p.add_argument("--summary", metavar="FILE", help="also write the run's summary JSON to this local file")
+    p.add_argument("--summary", metavar="FILE", help="also write the run's summary JSON here (path or URL)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from raydeval.io.fs import write_atomic
     from raydeval.sweep.config import load_sweep
     from raydeval.sweep.report import format_summary
     from raydeval.sweep.runner import run_sweep
-    from raydeval.sweep.store import History, write_local_atomic
+    from raydeval.sweep.store import History
 
     if args.workers is not None and args.workers < 0:
         raise InputError("--workers must be positive")
@@ -40,7 +40,7 @@ def run(args) -> int:
     text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
     written = [history.write_summary(summary["sweep_run"], text)]
     if args.summary:
-        write_local_atomic(os.path.abspath(args.summary), text.encode())
+        write_atomic(args.summary, text.encode())
         written.append(args.summary)
     print(f"raydeval sweep: summary in {', '.join(written)}", file=sys.stderr)
     return summary["exit_status"]

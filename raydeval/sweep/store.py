@@ -12,17 +12,13 @@ lose a row, and a reader never sees half a file.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-import fsspec
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
 from raydeval.errors import InputError
+from raydeval.io import fs as storage
 
 SCHEMA = pa.schema([
     ("sweep_run", pa.string()),
@@ -50,9 +46,12 @@ class History:
     """The history dataset at `uri` with fsspec `storage_options`."""
 
     def __init__(self, uri: str, storage_options: dict | None = None):
-        self.uri = uri.rstrip("/")
+        self.uri, self.storage_options = uri.rstrip("/"), storage_options or {}
+        protocol, sep, path = self.uri.partition("://")
+        if sep and protocol != "file" and "/" not in path:
+            raise InputError(f"history {uri}: give a folder inside the bucket, e.g. {self.uri}/raydeval-history")
         try:
-            self.fs, self.root = fsspec.core.url_to_fs(self.uri, **(storage_options or {}))
+            self.fs, self.root = storage.filesystem(self.uri, self.storage_options)
         except (ImportError, ValueError, TypeError) as e:
             raise InputError(f"history {uri}: {e}") from None
 
@@ -81,39 +80,21 @@ class History:
         """Write the rows of one sweep run as a new file; returns its path."""
         sink = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), sink)
-        path = f"{self.root}/date={date}/{sweep_run}.parquet"
+        path = f"{self.uri}/date={date}/{sweep_run}.parquet"
         self._put(path, sink.getvalue().to_pybytes())
         return path
 
     def write_summary(self, sweep_run: str, text: str) -> str:
         """The run's summary JSON beside the dataset: `<history>.summaries/<sweep_run>.json`."""
-        path = f"{self.root}.summaries/{sweep_run}.json"
+        path = f"{self.uri}.summaries/{sweep_run}.json"
         self._put(path, text.encode())
         return path
 
-    def _put(self, path: str, data: bytes) -> None:
+    def _put(self, uri: str, data: bytes) -> None:
         try:
-            if isinstance(self.fs, LocalFileSystem):
-                write_local_atomic(path, data)
-            else:
-                self.fs.pipe_file(path, data)  # one upload: the object appears whole or not at all
+            storage.write_atomic(uri, data, self.storage_options)
         except OSError as e:
-            raise InputError(f"history {self.uri}: cannot write {path}: {first_line(e)}") from None
-
-
-def write_local_atomic(path: str, data: bytes) -> None:
-    """Write under a temporary dot-name (not *.parquet) in the same folder, then rename."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".raydeval-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+            raise InputError(f"history {self.uri}: cannot write {uri}: {first_line(e)}") from None
 
 
 def first_line(error: Exception) -> str:
