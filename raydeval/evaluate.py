@@ -102,6 +102,11 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
                 print(f"raydeval: the states of the shards without problems are kept in {state_dir}; "
                       "after fixing the inputs, --resume reuses them", file=sys.stderr)
             raise
+        except BaseException:  # a failure or an interruption: what finished is kept for --resume
+            if store:
+                print(f"raydeval: the states of the finished shards are kept in {state_dir}; "
+                      "--resume reuses them", file=sys.stderr)
+            raise
     state = State.merged([state, *reused.values()])
     values, notes = task.finalize(state, options)
     result = {

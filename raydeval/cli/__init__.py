@@ -8,10 +8,10 @@ import sys
 import traceback
 
 from raydeval import __version__
-from raydeval.cli import common, demo, eval, history, sweep, tasks, validate
-from raydeval.errors import InputError
+from raydeval.cli import common, demo, eval, history, jobs, submit, sweep, tasks, validate
+from raydeval.errors import InputError, ShardFailure
 
-COMMANDS = (eval, validate, tasks, demo, sweep, history)
+COMMANDS = (eval, validate, tasks, demo, submit, jobs, sweep, history)
 
 
 def build_parser() -> common.Parser:
@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"raydeval: error: {e}", file=sys.stderr)
         return common.EXIT_INPUT
+    except ShardFailure as e:  # not the driver's bug: show the worker's error, not this traceback
+        if e.detail:
+            print(e.detail.rstrip(), file=sys.stderr)
+        print(f"raydeval: error: {e}", file=sys.stderr)
+        return common.EXIT_INTERNAL
     except KeyboardInterrupt:
         print("raydeval: interrupted", file=sys.stderr)
         return 130

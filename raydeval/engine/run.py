@@ -74,6 +74,7 @@ def evaluate_shards(task_name: str, table: pa.Table, ctx: Context, bounds: list[
         start, stop = bounds[e.index]
         first_id = table.column("id")[start].as_py()
         attempts = f" on all {e.attempts} attempts" if e.attempts > 1 else ""
-        raise ShardFailure(f"shard {e.index + 1} of {len(bounds)} (samples {start + 1}–{stop}, first id "
-                           f"{first_id}) failed{attempts}: {e.error}", e.detail) from None
+        samples = f"samples {start + 1}–{stop}" if stop - start > 1 else f"sample {stop}"
+        raise ShardFailure(f"shard {e.index + 1} of {len(bounds)} ({samples}, first id {first_id}) "
+                           f"failed{attempts}: {e.error}", e.detail) from None
     return State.merged([state, *finished]), problems, retried

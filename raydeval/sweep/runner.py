@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -31,12 +30,11 @@ class Outcome:
 
 
 def ray_connection(address: str | None):
-    """The Ray session every job of a sweep runs in.
+    """The one Ray session that every job of a sweep needing Ray shares: joined or started when
+    the first such job runs (small jobs run in this process), stopped at the end."""
+    from raydeval.engine.session import RaySession, ray_address
 
-    For now each evaluation joins `address` or starts an embedded Ray itself (the first one
-    started is reused by the jobs after it).
-    """
-    return contextlib.nullcontext()
+    return RaySession(ray_address(address))
 
 
 def select(jobs: tuple[Job, ...], only: list[str]) -> list[Job]:
@@ -58,9 +56,9 @@ def run_sweep(sweep: Sweep, history: History, only: list[str] = (), force: bool 
     sweep_run = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex}"
     clock = time.monotonic()
     outcomes = []
-    with ray_connection(address):
+    with ray_connection(address) as session:
         for number, job in enumerate(jobs, 1):
-            outcome = run_job(job, previous.get(job.name), force, address, workers, progress)
+            outcome = run_job(job, previous.get(job.name), force, address, workers, progress, session)
             outcome.row["sweep_run"] = sweep_run
             outcomes.append(outcome)
             if progress:
@@ -81,7 +79,7 @@ def run_sweep(sweep: Sweep, history: History, only: list[str] = (), force: bool 
 
 
 def run_job(job: Job, previous: dict | None, force: bool, address: str | None, workers: int | None,
-            progress: bool) -> Outcome:
+            progress: bool, session=None) -> Outcome:
     """Hash the inputs, then skip (same fingerprint as `previous`) or evaluate and compare."""
     from raydeval.evaluate import RunSettings, evaluate
 
@@ -98,7 +96,7 @@ def run_job(job: Job, previous: dict | None, force: bool, address: str | None, w
         else:
             settings = RunSettings(address=address, workers=job.workers if workers is None else workers,
                                    storage_options=job.storage_options, progress=progress)
-            result = evaluate(job.task, job.gt, job.pred, job.conventions, settings)
+            result = evaluate(job.task, job.gt, job.pred, job.conventions, settings, session=session)
             if previous is not None:
                 outcome.changes = compare(json.loads(previous["metrics_json"]), result["metrics"], job.tolerance)
             row.update(result_fields(result))
