@@ -8,10 +8,10 @@ import sys
 import traceback
 
 from raydeval import __version__
-from raydeval.cli import common, demo, eval, history, jobs, submit, sweep, tasks, validate
+from raydeval.cli import common, demo, eval, history, jobs, report, submit, sweep, tasks, validate
 from raydeval.errors import InputError, ShardFailure
 
-COMMANDS = (eval, validate, tasks, demo, submit, jobs, sweep, history)
+COMMANDS = (eval, validate, tasks, demo, submit, jobs, sweep, history, report)
 
 
 def build_parser() -> common.Parser:
