@@ -15,3 +15,15 @@ def ray_local():
     session.start()
     yield session
     session.close()
+
+
+@pytest.fixture
+def ray_temp():
+    """A short folder for Ray's session files (Ray's socket paths must stay short), removed after
+    the test: Ray processes started by a test never leave folders under /tmp/ray."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="rdt", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

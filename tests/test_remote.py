@@ -48,24 +48,58 @@ def _upload(fs, local_root: str, bucket_root: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("address", [None, "local"], ids=["in-process", "ray"])
 @pytest.mark.parametrize("task", ["openmmsec-image", "openmmsec-video"])
-def test_s3_manifests_and_media(ray_local, tmp_path, s3_endpoint, task):
+def test_s3_manifests_and_media(ray_local, tmp_path, s3_endpoint, task, address):
     import s3fs
 
     fs = s3fs.S3FileSystem(**s3_endpoint)
     bucket = f"bench-{task.split('-')[1]}"
-    fs.mkdir(bucket)
+    if not fs.exists(bucket):
+        fs.mkdir(bucket)
     gt, pred, gt_rows, pred_rows = gen.BENCHMARKS[task](str(tmp_path), 400, n=8)
     _upload(fs, str(tmp_path), f"{bucket}/openmmsec")
     to_s3 = lambda p: f"s3://{bucket}/openmmsec/{os.path.relpath(p, tmp_path)}"
-    settings = RunSettings(workers=2, storage_options=dict(s3_endpoint), progress=False)
+    settings = RunSettings(address=address, workers=2, storage_options=dict(s3_endpoint), progress=False)
     result = evaluate(task, to_s3(gt), to_s3(pred), {}, settings)
+    assert result["run"]["ray"] == (address or "in-process")
     expected = {"openmmsec-image": oracle.oracle_image, "openmmsec-video": oracle.oracle_video}[task](
         gt_rows, pred_rows)
     expected.pop("counts")
     assert result["metrics"] == expected
     assert result["inputs"]["gt"]["uri"].startswith("s3://")
     assert "testing-secret" not in json.dumps(result)
+
+
+@pytest.mark.slow
+def test_result_and_states_go_to_s3_and_resume_from_there(tmp_path, s3_endpoint, capsys, monkeypatch):
+    """`--out s3://…` writes the object (not a local folder named `s3:`); shard states go to
+    `<out>.state/` in the bucket, and a resume reads them back."""
+    import s3fs
+    from raydeval.cli import main
+
+    fs = s3fs.S3FileSystem(**s3_endpoint)
+    fs.mkdir("results")
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path), 403, n=10)
+    options = [arg for key, value in s3_endpoint.items() for arg in ("--storage-option", f"{key}={value}")]
+    base = ["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--out", "s3://results/run/r.json",
+            "--shard-size", "2", "--quiet", *options]
+    monkeypatch.chdir(tmp_path)  # a local folder named `s3:` would appear here
+    assert main(base + ["--keep-state"]) == 0
+    assert not os.path.exists(tmp_path / "s3:")
+    first = json.loads(fs.cat_file("results/run/r.json"))
+    states = sorted(fs.ls("results/run/r.json.state/shards"))
+    assert len(states) == 5 and fs.exists("results/run/r.json.state/ledger.json")
+    fs.rm(states[:2])
+    fs.rm("results/run/r.json")
+    assert main(base + ["--resume"]) == 0
+    resumed = json.loads(fs.cat_file("results/run/r.json"))
+    assert resumed["metrics"] == first["metrics"] and resumed["counts"] == first["counts"]
+    assert resumed["run"]["shards_reused"] == 3 and not fs.exists("results/run/r.json.state")
+    local = evaluate("openmmsec-image", gt, pred, {}, RunSettings(progress=False))
+    assert first["metrics"] == local["metrics"] and first["counts"] == local["counts"]
+    out = capsys.readouterr()
+    assert "testing-secret" not in out.out + out.err + json.dumps(first)
 
 
 def test_gzip_manifests(ray_local, tmp_path):
@@ -83,13 +117,13 @@ def test_gzip_manifests(ray_local, tmp_path):
 
 
 @pytest.mark.slow
-def test_joins_a_multi_node_cluster(tmp_path):
+def test_joins_a_multi_node_cluster(tmp_path, ray_temp):
     """`--address` joins a running two-node cluster; the result equals the embedded run's."""
     from ray.cluster_utils import Cluster
 
     gt, pred, *_ = gen.image_benchmark(str(tmp_path), 402, n=10)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": ray_temp})
+    cluster.add_node(num_cpus=1, temp_dir=ray_temp)
     address = cluster.address
     try:
         out = tmp_path / "cluster.json"

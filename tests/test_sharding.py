@@ -104,11 +104,14 @@ def test_score_counts_merge_order_free(scores, data):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_workers_and_shard_sizes_give_identical_bytes(ray_local, tmp_path, task):
+    """On Ray with 1 and 2 workers and in this process, for shard sizes 1, 7 and all."""
     gt, pred, *_ = gen.BENCHMARKS[task](str(tmp_path), 300, n=20)
     outputs = set()
-    for workers in (1, 2):
+    for address, workers in (("local", 1), ("local", 2), (None, 0)):
         for shard_size in (1, 7, 10_000):
-            r = evaluate(task, gt, pred, {}, RunSettings(workers=workers, shard_size=shard_size, progress=False))
+            r = evaluate(task, gt, pred, {}, RunSettings(address=address, workers=workers, shard_size=shard_size,
+                                                         progress=False))
             assert r["run"]["shards"] == -(-20 // shard_size)
+            assert r["run"]["ray"] == (address or "in-process")
             outputs.add(json.dumps({"metrics": r["metrics"], "counts": r["counts"]}, sort_keys=True))
     assert len(outputs) == 1
