@@ -15,11 +15,14 @@ One run measures, with medians of `--reps` repetitions:
       images in shards of 1 sample in the CLI's order, from Ray's start to the first shard's state;
   (f) peak RSS of the driver and of raydeval's worker processes (one extra, untimed run each);
   (g) diagnostics: the same decoders and raydeval's task kernel in one process without Ray, and
-      the fixed cost of one evaluation of a tiny manifest.
+      the fixed cost of one evaluation of a tiny manifest;
+  (h) small jobs: the demo's 120-image evaluation from process start (in the CLI's own process)
+      against a fresh process that only starts Ray, runs a no-op task and stops it;
+  (i) the cost of persisting shard states (`--state-dir` on local disk and on moto's S3 server).
 It checks that all variants agree on the metrics they share and writes a Markdown report.
 
 The measurements live in one module per workload: `bench.floor` (a, g), `bench.endtoend` (b, e, f),
-`bench.baselines` (c, d and scikit-learn on the labels), with RSS measurement in `bench.memory`; the
+`bench.baselines` (c, d and scikit-learn on the labels), `bench.engine` (h, i), with RSS measurement in `bench.memory`; the
 figures, targets and Markdown in `bench.report`. This module runs them in order (`run_all`), checks
 the agreement of the variants, records the machine, and is the command line, including the
 `--child` mode of the fresh-process runs (`bench.endtoend.one_shot_fresh`) and `--from-json`.
@@ -40,6 +43,7 @@ import time
 from bench import generate, kernels
 from bench.baselines import naive_images, naive_labels, raydata_images
 from bench.common import POOL_PROCESSES
+from bench.engine import DEMO_IMAGES, small_job, state_costs
 from bench.endtoend import (child_run, memory_run, one_shot_fresh, ray_start, raydeval_once, restart_ray, start_ray,
                             stop_ray, summarize)
 from bench.floor import FloorPool, decode_in_process, image_files, task_kernel_in_process, video_files
@@ -109,6 +113,8 @@ def _measure(out, data_root, images, videos, labels, img_files, vid_files, pool,
             out[f"fresh_labels_{info['rows']}"] = one_shot_fresh("openmmsec-audio", info, POOL_PROCESSES, reps)
         log(f"(e) images in shards of 1 sample, fresh process x {reps}: Ray start to first shard ...")
         out["fresh_images"] = one_shot_fresh("openmmsec-image", images, POOL_PROCESSES, reps, shard_size=1)
+        log(f"(h) the demo's {DEMO_IMAGES}-image evaluation from process start vs Ray start alone x {reps} ...")
+        out["small_job"] = small_job(data_root, reps)
 
     # (b) Ray start
     if ray_start_reps:
@@ -163,6 +169,10 @@ def _measure(out, data_root, images, videos, labels, img_files, vid_files, pool,
         out["raydata_images"] = raydata_images(images, reps)
     else:
         out["raydata_images"] = {"skipped": "not requested (--no-raydata)"}
+
+    # (i) persisted shard states
+    log(f"(i) images with shard states persisted (none / local / S3) x {reps} ...")
+    out["state_costs"] = state_costs(images, reps, POOL_PROCESSES)
 
 
 def _strip(run: dict) -> dict:

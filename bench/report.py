@@ -13,6 +13,8 @@ TARGETS = {
     "video_vs_floor": 0.85,
     "labels_extra_s": 1.0,
     "labels_extra_rss_mib": 200.0,
+    "small_job_ratio": 0.3,
+    "state_overhead_pct": 5.0,
 }
 
 
@@ -51,7 +53,54 @@ def figures(r: dict) -> dict:
     rd = r.get("raydata_images", {})
     if "seconds" in rd:
         f["raydata_pps"] = rd["pairs"] / median(rd["seconds"])
+    sj = r.get("small_job")
+    f["small_job_ratio"] = median(sj["eval_seconds"]) / median(sj["ray_only_seconds"]) if sj else None
+    sc = r.get("state_costs", {})
+    for where in ("local", "s3"):
+        f[f"state_{where}_pct"] = (100 * (median(sc[f"{where}_seconds"]) / median(sc["plain_seconds"]) - 1)
+                                   if f"{where}_seconds" in sc else None)
     return f
+
+
+def _engine_rows(r: dict) -> list[str]:
+    """(h) and (i): small jobs in the CLI's own process, and persisted shard states."""
+    lines = []
+    sj, sc = r.get("small_job"), r.get("state_costs")
+    if sj:
+        lines += [
+            "",
+            "### Small jobs and persisted shard states",
+            "",
+            f"(h) Each command timed from process start to exit, in a fresh process with a temp folder of "
+            f"its own; the three commands interleaved. The demo's benchmark: {sj['samples']} images "
+            "(`raydeval.demo.make_image_benchmark`, seed 0).",
+            "",
+            "| Command | Wall s |",
+            "|---|---|",
+            f"| `raydeval eval openmmsec-image` on the demo's {sj['samples']} images (in the CLI's own process) | "
+            f"{_fmt_s(sj['eval_seconds'])} |",
+            "| `python -c` `ray.init(address=\"local\", num_cpus=2, include_dashboard=False)`, one empty task, "
+            f"`ray.shutdown()` | {_fmt_s(sj['ray_only_seconds'])} |",
+            f"| the same evaluation forced onto an embedded Ray (`--address local`) | "
+            f"{_fmt_s(sj['eval_on_ray_seconds'])} |",
+        ]
+    if sc:
+        plain = median(sc["plain_seconds"])
+        lines += [
+            "",
+            f"(i) The image workload with Ray running (2 workers, {sc['shards']} shards), plain and with every "
+            "shard's state persisted as it finishes (then removed, as after a successful run); S3: "
+            f"{sc['s3']}.",
+            "",
+            "| Variant | Wall s | over plain |",
+            "|---|---|---|",
+            f"| plain | {_fmt_s(sc['plain_seconds'])} | – |",
+        ]
+        for where, label in (("local", "`--state-dir` on local disk"), ("s3", "`--state-dir s3://…`")):
+            if f"{where}_seconds" in sc:
+                extra = 100 * (median(sc[f"{where}_seconds"]) / plain - 1)
+                lines.append(f"| {label} | {_fmt_s(sc[f'{where}_seconds'])} | {extra:+.1f} % |")
+    return lines
 
 
 def _worker_rows(r: dict, f: dict, workload: str, rate: str, digits: str, unit: str) -> list[str]:
@@ -214,6 +263,7 @@ def render(r: dict, meta: dict) -> str:
     for rows, fr in _fresh_labels(r, (small_rows, large_rows)):
         lines.append(f"| labels {rows:,}, 2 workers, fresh process | {_mib(fr['driver_growth_mib'])} | "
                      f"peak {_mib(fr['driver_hwm_mib'])} | – |")
+    lines += _engine_rows(r)
     startup = f["startup_s"]
     lines += [
         "",
@@ -235,6 +285,13 @@ def render(r: dict, meta: dict) -> str:
         _target(f"Label rows: extra driver peak-RSS growth of {large_rows:,} over {small_rows:,} rows "
                 f"({f['labels_extra_rss_source']})", f["labels_extra_rss_mib"], " MiB",
                 TARGETS["labels_extra_rss_mib"], "<="),
+        _target("Small job: the demo's 120-image `raydeval eval` from process start vs a fresh process that "
+                "starts Ray, runs one empty task and stops it", f["small_job_ratio"], "×",
+                TARGETS["small_job_ratio"], "<="),
+        _target("Persisting shard states on local disk: extra wall time over a plain run (images)",
+                f["state_local_pct"], " %", TARGETS["state_overhead_pct"], "<="),
+        _target("Persisting shard states on S3 (moto server): extra wall time over a plain run (images)",
+                f["state_s3_pct"], " %", TARGETS["state_overhead_pct"], "<="),
         "",
         "Other ratios: "
         + "; ".join(x for x in [
