@@ -153,13 +153,70 @@ def make_audio_benchmark(root: str, n: int, rng: np.random.Generator) -> tuple[s
     return f"{root}/gt.csv", f"{root}/pred.parquet"
 
 
+def make_temporal_benchmark(root: str, n: int, rng: np.random.Generator) -> tuple[str, str]:
+    """AV-Deepfake1M's own files: metadata.json (fake segments in seconds) and a submission JSON
+    of [confidence, start, end] proposals, some near the segments, some elsewhere."""
+    os.makedirs(root, exist_ok=True)
+    meta, submission = [], {}
+    for i in range(n):
+        name, duration = f"test/{i:05d}.mp4", float(rng.uniform(4, 12))
+        segments = []
+        for _ in range(int(rng.integers(0, 3))):
+            start = round(float(rng.uniform(0, duration - 1)), 2)
+            segments.append([start, round(min(duration, start + float(rng.uniform(0.2, 1.0))), 2)])
+        meta.append({"file": name, "fake_segments": segments, "duration": round(duration, 2),
+                     "modify_type": "both_modified" if segments else "real"})
+        proposals = []
+        for s, e in segments:
+            s, e = round(s + float(rng.normal(0, 0.08)), 2), round(e + float(rng.normal(0, 0.08)), 2)
+            proposals.append([round(float(rng.uniform(0.5, 1)), 4), s, max(s, e)])
+        for _ in range(int(rng.integers(1, 6))):
+            start = float(rng.uniform(0, duration - 0.5))
+            proposals.append([round(float(rng.uniform(0, 0.7)), 4), round(start, 2), round(start + 0.5, 2)])
+        submission[name] = sorted(proposals, reverse=True)
+    with open(f"{root}/metadata.json", "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+    with open(f"{root}/submission.json", "w", encoding="utf-8") as f:
+        json.dump(submission, f)
+    return f"{root}/metadata.json", f"{root}/submission.json"
+
+
+def make_detection_benchmark(root: str, n: int, rng: np.random.Generator) -> tuple[str, str]:
+    """Frame scores of n videos (4 frames each; `--video-id video` scores them per video)."""
+    os.makedirs(root, exist_ok=True)
+    gt, pred = [], []
+    for v in range(n):
+        label = int(rng.random() < 0.5)
+        for f in range(4):
+            sid = f"vid{v:05d}/frame{f}"
+            gt.append({"id": sid, "label": label, "video": f"vid{v:05d}"})
+            pred.append({"id": sid, "score": round(float(np.clip(rng.normal(0.35 + 0.3 * label, 0.2), 0, 1)), 3)})
+    write_manifest(f"{root}/gt.parquet", gt)
+    write_manifest(f"{root}/pred.csv", pred)
+    return f"{root}/gt.parquet", f"{root}/pred.csv"
+
+
+def make_asvspoof_benchmark(root: str, n: int, rng: np.random.Generator) -> tuple[str, str]:
+    """Countermeasure scores as log-likelihood ratios, higher = bona fide (label 0)."""
+    os.makedirs(root, exist_ok=True)
+    labels = (rng.random(n) < 0.8).astype(int)
+    write_manifest(f"{root}/key.csv", [{"id": f"T_{i:06d}", "label": int(y), "attack": f"A{i % 4:02d}" if y else "-"}
+                                       for i, y in enumerate(labels)])
+    write_manifest(f"{root}/scores.csv", [{"id": f"T_{i:06d}", "score": round(float(rng.normal(3 - 6 * y, 2)), 4)}
+                                          for i, y in enumerate(labels)])
+    return f"{root}/key.csv", f"{root}/scores.csv"
+
+
 BENCHMARKS = {"openmmsec-image": ("image", make_image_benchmark),
               "openmmsec-video": ("video", make_video_benchmark),
-              "openmmsec-audio": ("audio", make_audio_benchmark)}
+              "openmmsec-audio": ("audio", make_audio_benchmark),
+              "temporal-localization": ("temporal", make_temporal_benchmark),
+              "detection": ("detection", make_detection_benchmark),
+              "asvspoof": ("asvspoof", make_asvspoof_benchmark)}
 
 
 def run_demo(out: str | None, samples: int, workers: int, seed: int) -> list[dict]:
-    """Generate, evaluate all three tasks on one embedded Ray, print a table, write results."""
+    """Generate, evaluate every task on one embedded Ray, print a table, write results."""
     from raydeval.evaluate import RunSettings, evaluate
     from raydeval.io.result import format_table, to_json, write_atomic
 

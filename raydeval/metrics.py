@@ -115,4 +115,124 @@ def eer_asvspoof(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float 
     return float(np.mean(best))
 
 
-RANK_METRICS = {"auc": auc, "ap": average_precision, "eer": eer_asvspoof}
+def _roc(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Cumulative (TP, FP) at each distinct score, descending, after the point (0, 0), and P, N."""
+    dtype = np.int64 if int(pos.sum()) * int(neg.sum()) < 2**62 else object  # object: exact Python ints
+    tps = np.concatenate([[0], np.cumsum(pos[::-1].astype(dtype))])
+    fps = np.concatenate([[0], np.cumsum(neg[::-1].astype(dtype))])
+    return tps, fps, int(tps[-1]), int(fps[-1])
+
+
+def eer_roc_fpr(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """DeepfakeBench's EER: the FPR at the first point of scikit-learn's `roc_curve` (collinear
+    points dropped, `drop_intermediate=True`) minimising |FNR - FPR|, all in float64 as there."""
+    tps, fps, n_pos, n_neg = _roc(pos, neg)
+    if n_pos == 0 or n_neg == 0:
+        return None
+    tps, fps = tps[1:], fps[1:]
+    if tps.size > 2:  # roc_curve keeps the ends and every corner
+        corner = (np.diff(fps, 2) != 0) | (np.diff(tps, 2) != 0)
+        keep = np.concatenate([[True], corner, [True]])
+        tps, fps = tps[keep], fps[keep]
+    fpr = np.concatenate([[0], fps]).astype(np.float64) / n_neg
+    tpr = np.concatenate([[0], tps]).astype(np.float64) / n_pos
+    return float(fpr[np.argmin(np.abs((1 - tpr) - fpr))])
+
+
+def eer_interp(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """HAMMER's EER: the FPR where the ROC polyline crosses FPR = 1 - TPR, solved exactly and
+    rounded once (HAMMER finds the same root with brentq to within 2e-12)."""
+    tps, fps, n_pos, n_neg = _roc(pos, neg)
+    if n_pos == 0 or n_neg == 0:
+        return None
+    # along the curve, s = TP·N + FP·P grows from 0 to 2PN; the crossing is where it reaches PN
+    s = tps * n_neg + fps * n_pos
+    k = int(np.searchsorted(s, n_pos * n_neg))  # first point on or past the line (k >= 1)
+    a, b = int(s[k - 1]), int(s[k])
+    step = Fraction(n_pos * n_neg - a, b - a)
+    return float((int(fps[k - 1]) + step * (int(fps[k]) - int(fps[k - 1]))) / n_neg)
+
+
+def eer_exact(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """The ASVspoof EER with exact arithmetic: the same DET points (one sample at a time, targets
+    before non-targets among equal scores), the first minimising |FRR - FAR| as rationals, and
+    (FRR + FAR)/2 rounded once.
+
+    With T targets and N non-targets, D = misses·N - false_alarms·T grows by N per target and by T
+    per non-target, so |D| (∝ |FRR - FAR|) is smallest at the last point with D < 0 or the next one.
+    """
+    n_tar, n_non = int(pos.sum()), int(neg.sum())
+    if n_tar == 0 or n_non == 0:
+        return None
+    dtype = np.int64 if n_tar * n_non < 2**61 else object
+    misses, passed = np.cumsum(pos.astype(dtype)), np.cumsum(neg.astype(dtype))
+    d_end = misses * n_non - (n_non - passed) * n_tar  # D after each score's samples
+    g = int(np.searchsorted(d_end, 0))  # the score whose samples reach D >= 0
+    m0 = int(misses[g - 1]) if g else 0
+    p0 = int(passed[g - 1]) if g else 0
+    d0 = m0 * n_non - (n_non - p0) * n_tar  # < 0, before that score's samples
+    if d0 + int(pos[g]) * n_non >= 0:  # crossed among its targets
+        i = -d0 // n_non + (-d0 % n_non > 0)
+        after, before = (m0 + i, p0), (m0 + i - 1, p0)
+    else:  # crossed among its non-targets
+        d1 = d0 + int(pos[g]) * n_non
+        j = -d1 // n_tar + (-d1 % n_tar > 0)
+        after, before = (m0 + int(pos[g]), p0 + j), (m0 + int(pos[g]), p0 + j - 1)
+
+    def gap(point):
+        return abs(point[0] * n_non - (n_non - point[1]) * n_tar)
+
+    m, p = before if gap(before) <= gap(after) else after
+    return float((Fraction(m, n_tar) + Fraction(n_non - p, n_non)) / 2)
+
+
+EER_VARIANTS = {"asvspoof": eer_asvspoof, "roc_fpr": eer_roc_fpr, "interp": eer_interp, "exact": eer_exact}
+
+
+# --- ASVspoof 5 track 1 (bona fide = target = positive, higher score) --------------------------
+
+def min_dcf(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, p_spoof: float, c_miss: float,
+            c_fa: float) -> float | None:
+    """The ASVspoof 5 normalised minimum DCF over the package's DET points, in its float64 order
+    of operations. Among equal scores the cost first rises (targets) then falls (non-targets), so
+    its minimum lies where a score's samples start or end: those points are enough."""
+    n_tar, n_non = int(pos.sum()), int(neg.sum())
+    if n_tar == 0 or n_non == 0:
+        return None
+    frr = np.concatenate([[0.0], np.cumsum(pos) / n_tar])
+    far = np.concatenate([[1.0], (n_non - np.cumsum(neg)) / n_non])
+    p_target = 1 - p_spoof
+    cost = c_miss * frr * p_target + c_fa * far * (1 - p_target)
+    return float(np.min(cost) / min(c_miss * p_target, c_fa * (1 - p_target)))
+
+
+def act_dcf(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, p_spoof: float, c_miss: float,
+            c_fa: float) -> float | None:
+    """The ASVspoof 5 normalised actual DCF at the Bayes threshold -ln β (scores as LLRs): a target
+    below it is a miss, a non-target at or above it a false alarm."""
+    n_tar, n_non = int(pos.sum()), int(neg.sum())
+    if n_tar == 0 or n_non == 0:
+        return None
+    threshold = -np.log(c_miss * (1 - p_spoof) / (c_fa * p_spoof))
+    below = scores < threshold
+    rate_miss = int(pos[below].sum()) / n_tar
+    rate_fa = int(neg[~below].sum()) / n_non
+    cost = c_miss * (1 - p_spoof) * rate_miss + c_fa * p_spoof * rate_fa
+    return float(cost / min(c_fa * p_spoof, c_miss * (1 - p_spoof)))
+
+
+def cllr(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """Cllr of scores read as natural-log LLRs: ½·(mean log(1+e^-s) over targets + mean
+    log(1+e^s) over non-targets) / ln 2. Per-sample terms are the package's float64
+    `log1p(exp(x))` (x itself where exp overflows, its value to double precision); the means are
+    correctly rounded from exact sums."""
+    n_tar, n_non = int(pos.sum()), int(neg.sum())
+    if n_tar == 0 or n_non == 0:
+        return None
+    means = []
+    for x, counts, n in ((-scores, pos, n_tar), (scores, neg, n_non)):
+        with np.errstate(over="ignore"):
+            terms = np.log1p(np.exp(x))
+        terms = np.where(np.isinf(terms), x, terms)
+        means.append(mean_from_units(exact_sum_units(np.repeat(terms, counts)), n))
+    return float(0.5 * (means[0] + means[1]) / np.log(2))

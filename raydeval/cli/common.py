@@ -52,8 +52,12 @@ def add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real-video-policy", choices=("exclude", "one_if_pred_empty"),
                    help="video task: how real videos enter mtiou")
     p.add_argument("--resize-pred", choices=("none", "nearest"), help="image task: mask shape mismatch")
-    p.add_argument("--eer", choices=("asvspoof",), help="EER definition")
+    p.add_argument("--eer", choices=("asvspoof", "roc_fpr", "interp", "exact"),
+                   help="EER definition: ASVspoof package (default), DeepfakeBench, HAMMER or exact")
     p.add_argument("--max-pixels", type=int, help="largest mask decoded (default 2^28 pixels)")
+    p.add_argument("--video-id", help="detection task: GT column naming each frame's video (score videos)")
+    p.add_argument("--aggregate", choices=("mean", "max"), help="detection task: a video's score from its frames")
+    p.add_argument("--protocol", choices=("av1m", "activitynet"), help="temporal-localization: AP/AR definition")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -65,7 +69,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def conventions(args) -> dict:
-    names = ("missing", "weights", "authentic_policy", "real_video_policy", "resize_pred", "eer", "max_pixels")
+    names = ("missing", "weights", "authentic_policy", "real_video_policy", "resize_pred", "eer", "max_pixels",
+             "video_id", "aggregate", "protocol")
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 

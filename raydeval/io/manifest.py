@@ -16,8 +16,9 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from raydeval.errors import InputError
+from raydeval.io.official import read_json
 
-FORMATS = (".parquet", ".csv", ".jsonl")
+FORMATS = (".parquet", ".csv", ".jsonl", ".json")  # .json: the official AV-Deepfake1M files
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
 
 
@@ -142,4 +143,4 @@ def _bracket_depth(data: bytes) -> int:
     return int((depth - base).max()) if marks.size else 0
 
 
-_PARSERS = {".parquet": _read_parquet, ".csv": _read_csv, ".jsonl": _read_jsonl}
+_PARSERS = {".parquet": _read_parquet, ".csv": _read_csv, ".jsonl": _read_jsonl, ".json": read_json}

@@ -17,6 +17,9 @@ TASK_CLASSES = {
     "openmmsec-image": "raydeval.tasks.image:ImageTask",
     "openmmsec-video": "raydeval.tasks.video:VideoTask",
     "openmmsec-audio": "raydeval.tasks.audio:AudioTask",
+    "temporal-localization": "raydeval.tasks.temporal:TemporalTask",
+    "detection": "raydeval.tasks.detection:DetectionTask",
+    "asvspoof": "raydeval.tasks.asvspoof:AsvspoofTask",
 }
 
 
