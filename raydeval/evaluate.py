@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import raydeval
+from raydeval.analysis import Analysis, check as check_analysis, per_sample, prepare as prepare_analysis
+from raydeval.analysis.finalize import breakdown, intervals, score_summary
 from raydeval.engine.plan import runs_in_process
 from raydeval.engine.progress import Progress
 from raydeval.engine.run import evaluate_shards, in_process_runner
@@ -53,21 +55,17 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
 
 def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | None = None,
              settings: RunSettings | None = None, decode_only: bool = False, out: str | None = None,
-             session: RaySession | None = None) -> dict:
+             session: RaySession | None = None, analysis: Analysis | None = None) -> dict:
     """The result dict of one evaluation, also written to `out` (a path or URL) when given;
     raises InputError on any input problem. `session` shares one Ray among evaluations; without
-    it, a Ray this evaluation starts is stopped when it ends."""
-    settings = settings or RunSettings()
+    it, a Ray this evaluation starts is stopped when it ends. `analysis` adds breakdowns,
+    bootstrap intervals and per-sample rows."""
+    settings, analysis = settings or RunSettings(), Analysis() if analysis is None else analysis
     started, clock = datetime.now(timezone.utc), time.monotonic()
-    if out:
-        check_destination(out, "--out")
-    state_dir = settings.state_dir or (f"{out}.state" if out and not decode_only else None)
-    if state_dir:
-        check_destination(state_dir + "/ledger.json", "--state-dir")
-    elif settings.resume:
-        raise InputError("--resume needs --out (states are kept in <out>.state) or --state-dir")
+    state_dir = _check_outputs(out, settings, analysis, decode_only)
     task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions or {}, settings)
-    ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only)
+    table, analysis = prepare_analysis(task, gt, table, analysis)
+    ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only, analysis)
     inputs = {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows} for name, m in (("gt", gt), ("pred", pred))}
     address = ray_address(settings.address)
     in_process = address is None and runs_in_process(task, table, ctx)
@@ -83,45 +81,23 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
             from raydeval.engine.store import StateStore, ledger_for
 
             store = StateStore(state_dir, settings.storage_options)
-            bounds, reused = store.begin(ledger_for(task.name, options, inputs), bounds, settings.resume)
+            bounds, reused = store.begin(ledger_for(task.name, options, inputs, analysis.ledger()), bounds,
+                                         settings.resume)
+        if analysis.per_sample:
+            per_sample.prepare_folder(analysis.per_sample, {per_sample.part_name(bounds[i]) for i in reused},
+                                      settings.storage_options)
         todo = [i for i in range(len(bounds)) if i not in reused]
         progress = Progress(task.name, table.num_rows, len(bounds), len(reused),
                             sum(bounds[i][1] - bounds[i][0] for i in reused)) if settings.progress else None
-        try:
-            try:
-                state, problems, retried = evaluate_shards(task.name, table, ctx, bounds, todo, runner, progress,
-                                                           store.save if store else None)
-            finally:
-                if store:
-                    store.flush()
-            problems.raise_if_any()
-        except InputError:
-            if store and not settings.keep_state:
-                store.remove()  # bad input leaves nothing behind
-            elif store:
-                print(f"raydeval: the states of the shards without problems are kept in {state_dir}; "
-                      "after fixing the inputs, --resume reuses them", file=sys.stderr)
-            raise
-        except BaseException:  # a failure or an interruption: what finished is kept for --resume
-            if store:
-                print(f"raydeval: the states of the finished shards are kept in {state_dir}; "
-                      "--resume reuses them", file=sys.stderr)
-            raise
+        state, retried = _evaluate_shards(task, table, ctx, bounds, todo, runner, progress, store, settings)
     state = State.merged([state, *reused.values()])
-    values, notes = task.finalize(state, options)
-    result = {
-        "schema": SCHEMA,
-        "task": task.name,
-        "metrics": values,
-        "counts": dict(sorted(state.counts.items())),
-        "notes": notes,
-        "conventions": options,
-        "inputs": inputs,
-        "run": {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
-                "seconds": round(time.monotonic() - clock, 3), "ray": mode, "workers": workers,
-                "shards": len(bounds), "shards_reused": len(reused), "shards_retried": retried,
-                "device": settings.device, "versions": package_versions()},
-    }
+    result = _result(task, state, options, analysis, inputs)
+    result["run"] = {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
+                     "seconds": round(time.monotonic() - clock, 3), "ray": mode, "workers": workers,
+                     "shards": len(bounds), "shards_reused": len(reused), "shards_retried": retried,
+                     "device": settings.device, "versions": package_versions()}
+    if analysis.per_sample:
+        result["per_sample"] = {"uri": redact(analysis.per_sample), "rows": table.num_rows, "parts": len(bounds)}
     if out:
         try:
             write_atomic(out, to_json(result), settings.storage_options)
@@ -129,6 +105,66 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
             raise InputError(f"--out {out}: cannot write the result: {getattr(e, 'strerror', None) or e}") from None
     if store and not settings.keep_state:
         store.remove()
+    return result
+
+
+def _check_outputs(out: str | None, settings: RunSettings, analysis: Analysis, decode_only: bool) -> str | None:
+    """Every destination checked before anything is read; the state folder (None: no states kept)."""
+    check_analysis(analysis)
+    if out:
+        check_destination(out, "--out")
+    if analysis.per_sample:
+        check_destination(analysis.per_sample.rstrip("/") + "/part.parquet", "--per-sample")
+    state_dir = settings.state_dir or (f"{out}.state" if out and not decode_only else None)
+    if state_dir:
+        check_destination(state_dir + "/ledger.json", "--state-dir")
+    elif settings.resume:
+        raise InputError("--resume needs --out (states are kept in <out>.state) or --state-dir")
+    return state_dir
+
+
+def _evaluate_shards(task, table, ctx: Context, bounds, todo, runner, progress, store, settings: RunSettings):
+    """The merged state and retried-shard count of the shards `todo`. Bad input leaves nothing
+    behind (unless --keep-state); any other failure keeps the finished shards' states for --resume."""
+    try:
+        try:
+            state, problems, retried = evaluate_shards(task.name, table, ctx, bounds, todo, runner, progress,
+                                                       store.save if store else None)
+        finally:
+            if store:
+                store.flush()
+        problems.raise_if_any()
+    except InputError:
+        if ctx.analysis.per_sample and not settings.keep_state:
+            per_sample.remove_parts(ctx.analysis.per_sample, settings.storage_options)
+        if store and not settings.keep_state:
+            store.remove()
+        elif store:
+            print(f"raydeval: the states of the shards without problems are kept in {store.uri}; "
+                  "after fixing the inputs, --resume reuses them", file=sys.stderr)
+        raise
+    except BaseException:  # a failure or an interruption: what finished is kept for --resume
+        if store:
+            print(f"raydeval: the states of the finished shards are kept in {store.uri}; "
+                  "--resume reuses them", file=sys.stderr)
+        raise
+    return state, retried
+
+
+def _result(task, state: State, options: dict, analysis: Analysis, inputs: dict) -> dict:
+    """The result's content that depends only on the inputs, conventions and analysis."""
+    values, notes = task.finalize(state, options)
+    result = {"schema": SCHEMA, "task": task.name, "metrics": values, "counts": dict(sorted(state.counts.items()))}
+    if analysis.group_by:
+        result["breakdown"], more = breakdown(task, state, options, analysis)
+        notes += more
+    if analysis.bootstrap:
+        result["intervals"], more = intervals(task, state.replicates, options, analysis)
+        notes += more
+    result.update(notes=notes, conventions={**options, **analysis.conventions()}, inputs=inputs)
+    summary = score_summary(state.scores)
+    if summary:
+        result["scores"] = summary
     return result
 
 

@@ -39,3 +39,39 @@ def exact_sum_units(values) -> int:
 def mean_from_units(total_units: int, n: int) -> float:
     """Correctly rounded float64 of (exact sum) / n."""
     return total_units / (n << 1074)
+
+
+def exact_weighted_sums(values, weights: np.ndarray) -> list[int]:
+    """For each row w of `weights` (small non-negative integers, one column per value), the exact
+    Σ w_i·values_i of finite float64 values, in units of 2**-1074.
+
+    The values' 53-bit mantissas are split into 26- and 27-bit halves and grouped by binary
+    exponent; one float64 matrix product per group then sums them exactly (every partial sum
+    stays below 2**53 while Σ w_i < 2**26)."""
+    a = np.asarray(values, dtype=np.float64).ravel()
+    weights = np.asarray(weights)
+    totals = [0] * weights.shape[0]
+    if not a.size:
+        return totals
+    if int(weights.sum(axis=1).max(initial=0)) >= _HALF:
+        raise ValueError("weights too large for exact float64 sums")
+    mantissa, exponent = np.frexp(a)
+    mant = (mantissa * (1 << 53)).astype(np.int64)
+    bins = (exponent + _EXP_OFFSET).astype(np.int64)
+    subnormal = bins < 0
+    mant[subnormal] = np.sign(mant[subnormal]) * (np.abs(mant[subnormal]) >> -bins[subnormal])
+    bins[subnormal] = 0
+    sign, mag = np.sign(mant), np.abs(mant)
+    distinct = np.unique(bins)
+    halves = np.zeros((a.size, 2 * distinct.size))
+    column = np.searchsorted(distinct, bins)
+    rows = np.arange(a.size)
+    halves[rows, 2 * column] = sign * (mag & (_HALF - 1))
+    halves[rows, 2 * column + 1] = sign * (mag >> 26)
+    sums = weights.astype(np.float64) @ halves  # exact: integers below 2**53
+    for r in range(weights.shape[0]):
+        total = 0
+        for j, exp_bin in enumerate(distinct.tolist()):
+            total += (int(sums[r, 2 * j]) << exp_bin) + (int(sums[r, 2 * j + 1]) << (exp_bin + 26))
+        totals[r] = total
+    return totals

@@ -370,8 +370,9 @@ def _pixel_counts(pred, gt):
 
 
 def oracle_image(gt_rows, pred_rows, *, weights=(Fraction(1, 2), Fraction(1, 2)),
-                 authentic_policy="exclude", missing="error"):
-    """Reference metrics of the openmmsec-image task."""
+                 authentic_policy="exclude", missing="error", per_sample=None):
+    """Reference metrics of the openmmsec-image task; `per_sample` (a dict), when given, receives
+    {"pixel_f1": {id: value}} of the images entering pixel_f1."""
     if authentic_policy not in ("exclude", "zero", "one_if_pred_empty"):
         raise ValueError(f"unknown authentic_policy {authentic_policy!r}")
     pairs, has_scores = _match(gt_rows, pred_rows, missing,
@@ -385,7 +386,7 @@ def oracle_image(gt_rows, pred_rows, *, weights=(Fraction(1, 2), Fraction(1, 2))
     metrics = {"macro_f1": float((f1_fake + f1_real) / 2)}
 
     # pixel level
-    per_image = []
+    per_image, entered = [], {}
     pix_tp = pix_fp = pix_fn = 0
     pooled_images = 0
     for g, p in pairs:
@@ -399,6 +400,7 @@ def oracle_image(gt_rows, pred_rows, *, weights=(Fraction(1, 2), Fraction(1, 2))
             i_tp, i_fp, i_fn = _pixel_counts(pred_mask, gt_mask)
             den = 2 * i_tp + i_fp + i_fn
             per_image.append(1.0 if den == 0 else float(Fraction(2 * i_tp, den)))
+            entered[g["id"]] = per_image[-1]
             pix_tp, pix_fp, pix_fn = pix_tp + i_tp, pix_fp + i_fp, pix_fn + i_fn
             pooled_images += 1
         else:
@@ -406,9 +408,13 @@ def oracle_image(gt_rows, pred_rows, *, weights=(Fraction(1, 2), Fraction(1, 2))
                 raise ValueError(f"GT {g['id']!r}: a real image has a non-empty mask")
             if authentic_policy == "zero":
                 per_image.append(0.0)
+                entered[g["id"]] = 0.0
             elif authentic_policy == "one_if_pred_empty":
                 empty = pred_mask is None or not pred_mask.any()
                 per_image.append(1.0 if empty else 0.0)
+                entered[g["id"]] = per_image[-1]
+    if per_sample is not None:
+        per_sample["pixel_f1"] = entered
     metrics["pixel_f1"] = _exact_mean(per_image)
     metrics["pixel_f1_pooled"] = float(_f1(pix_tp, pix_fp, pix_fn))  # pooled: 0/0 -> zero_division
     metrics["score"] = _weighted(weights, [metrics["macro_f1"], metrics["pixel_f1"]])
@@ -459,8 +465,9 @@ def _spatial_iou(pred, gt):
 
 
 def oracle_video(gt_rows, pred_rows, *, weights=(Fraction(3, 5), Fraction(1, 5), Fraction(1, 5)),
-                 real_video_policy="exclude", missing="error"):
-    """Reference metrics of the openmmsec-video task."""
+                 real_video_policy="exclude", missing="error", per_sample=None):
+    """Reference metrics of the openmmsec-video task; `per_sample` (a dict), when given, receives
+    {"tiou": {id: value}, "viou": {id: value}} of the videos entering mtiou and mviou."""
     if real_video_policy not in ("exclude", "one_if_pred_empty"):
         raise ValueError(f"unknown real_video_policy {real_video_policy!r}")
     pairs, has_scores = _match(gt_rows, pred_rows, missing,
@@ -468,7 +475,7 @@ def oracle_video(gt_rows, pred_rows, *, weights=(Fraction(3, 5), Fraction(1, 5),
     counts = _detection_counts(pairs)
     metrics = {"micro_f1": float(_f1(counts["tp"], counts["fp"], counts["fn"]))}
 
-    tious, vious = [], []
+    tious, vious, by_id = [], [], {"tiou": {}, "viou": {}}
     f_tp = f_fp = f_fn = 0
     frame_videos = 0
     for g, p in pairs:
@@ -492,8 +499,10 @@ def oracle_video(gt_rows, pred_rows, *, weights=(Fraction(3, 5), Fraction(1, 5),
         if label == 1 and gt_frames:
             tious.append(float(Fraction(len(pred_frames & gt_frames),
                                         len(pred_frames | gt_frames))))
+            by_id["tiou"][g["id"]] = tious[-1]
         elif label == 0 and real_video_policy == "one_if_pred_empty":
             tious.append(1.0 if not pred_frames else 0.0)
+            by_id["tiou"][g["id"]] = tious[-1]
 
         # spatio-temporal vIoU
         if label == 1 and gt_frames and _present(g, "mask"):
@@ -511,7 +520,10 @@ def oracle_video(gt_rows, pred_rows, *, weights=(Fraction(3, 5), Fraction(1, 5),
                 pred_t = pred_masks[t] if pred_masks is not None else np.zeros_like(gt_t)
                 iou_sum += Fraction(_spatial_iou(pred_t, gt_t))
             vious.append(float(iou_sum / len(s_u)) if s_u else 0.0)
+            by_id["viou"][g["id"]] = vious[-1]
 
+    if per_sample is not None:
+        per_sample.update(by_id)
     metrics["mtiou"] = _exact_mean(tious)
     metrics["mviou"] = _exact_mean(vious)
     for r in (0.3, 0.5):

@@ -405,7 +405,7 @@ def test_image_read_ahead_lists_the_masks_read_in_order(tmp_path, policy, decode
         read_in_order.append(uri)
         return read_bytes(uri, {})
 
-    task._pixel_counts(shard, ctx, read, overlap_counter(np), Problems(), [], [])
+    task._pixel_counts(shard, ctx, read, overlap_counter(np), Problems(), np.full(len(labels), np.nan), [])
     unusable = set() if decode_only else {shard["pred_mask"][real], shard["pred_mask"][fake]}
     listed = [uri for uri in files_to_read(shard, ctx) if uri is not None]
     assert len(read_in_order) > 10

@@ -315,7 +315,7 @@ BROKEN = {
                            ["`storage_options.client_kwargs.aws_access_key_id`"]),
     "unset variable": ({"storage_options": {"secret": {"env": "SWEEP_TEST_UNSET"}}}, {}, "",
                        ["job 'j'", "`storage_options.secret`", "SWEEP_TEST_UNSET"]),
-    "group_by": ({"group_by": ["category"]}, {}, "", ["job 'j'", "`group_by`", "not supported"]),
+    "group_by": ({"group_by": "category"}, {}, "", ["job 'j'", "`group_by`", "a list of GT column names"]),
     "negative tolerance": ({"tolerance": -0.1}, {}, "", ["job 'j'", "`tolerance`"]),
     "tolerance of an unknown metric": ({"tolerance": {"mviou": 0.1}}, {}, "", ["job 'j'", "`tolerance`", "`mviou`"]),
     "bad workers": ({"workers": "four"}, {}, "", ["job 'j'", "`workers`"]),
@@ -420,3 +420,17 @@ def test_streamed_hash_equals_the_manifest_hash(tmp_path, audio_files):
     assert sha256_of(str(big)) == hashlib.sha256(data).hexdigest()
     with pytest.raises(InputError, match="cannot read"):
         sha256_of(str(tmp_path / "absent.csv"))
+
+
+def test_a_job_with_group_by_stores_the_breakdown_and_skips_when_unchanged(tmp_path):
+    from raydeval.analysis import Analysis
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path / "data"), 77, n=10)
+    job = {"name": "image/groups", "task": "openmmsec-image", "gt": gt, "pred": pred, "group_by": ["group"]}
+    path = sweep_file(tmp_path / "jobs" / "s.toml", [job], history=str(tmp_path / "history"))
+    assert sweep("sweep", path, "--quiet")[0] == 0
+    [row] = rows_of(str(tmp_path / "history"))
+    plain = evaluate("openmmsec-image", gt, pred, {}, RunSettings(progress=False), analysis=Analysis(group_by=("group",)))
+    assert json.loads(row["breakdown"]) == plain["breakdown"] and set(plain["breakdown"]["group"]) == {"a", "b"}
+    assert sweep("sweep", path, "--quiet")[0] == 0
+    rerun = [r for r in rows_of(str(tmp_path / "history")) if r["sweep_run"] != row["sweep_run"]]
+    assert [r["status"] for r in rerun] == ["skipped"] and rerun[0]["breakdown"] == row["breakdown"]

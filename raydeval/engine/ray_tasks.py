@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ray
 
-from raydeval.engine.run import Outcome, ShardError
+from raydeval.engine.run import Outcome, ShardError, shard_state
 from raydeval.errors import InputError
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
@@ -28,7 +28,7 @@ def evaluate_shard(task_name: str, ctx: Context, shard: dict):
     imports) across shards and evaluations."""
     attempt = _attempt()
     try:
-        state, problems = get_task(task_name).evaluate(shard, ctx)
+        state, problems = shard_state(get_task(task_name), shard, ctx)
     except InputError as e:
         return None, str(e), attempt
     return state, problems, attempt

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from raydeval.analysis import extra_columns
 from raydeval.engine.shards import to_columns
 from raydeval.errors import InputError, Problems, ShardFailure
 from raydeval.state import State
@@ -35,13 +36,23 @@ class ShardError(Exception):
         self.index, self.error, self.attempts, self.detail = index, error, attempts, detail
 
 
+def shard_state(task, shard: dict, ctx: Context) -> tuple[State, Problems]:
+    """The state of one shard (with the group cells, replicates and per-sample rows of
+    `ctx.analysis`, when it asks for any)."""
+    if ctx.analysis:
+        from raydeval.analysis.shard import analysed_state
+
+        return analysed_state(task, shard, ctx)
+    return task.evaluate(shard, ctx)
+
+
 def in_process_runner(task_name: str, ctx: Context):
     """A runner that evaluates shards one after another in this process."""
     def run(shards):
         task = get_task(task_name)
         for index, shard in shards:
             try:
-                state, problems = task.evaluate(shard, ctx)
+                state, problems = shard_state(task, shard, ctx)
             except InputError:
                 raise
             except Exception as e:
@@ -50,13 +61,20 @@ def in_process_runner(task_name: str, ctx: Context):
     return run
 
 
+def _shard(columns: pa.Table, bounds: tuple[int, int]) -> dict:
+    shard = to_columns(columns.slice(bounds[0], bounds[1] - bounds[0]))
+    shard["_rows"] = bounds  # where the shard lies in the table (names its per-sample part)
+    return shard
+
+
 def evaluate_shards(task_name: str, table: pa.Table, ctx: Context, bounds: list[tuple[int, int]],
                     todo: list[int], runner, progress=None, on_state=None) -> tuple[State, Problems, int]:
     """Merged state, problems and number of retried shards of the shards `todo` (indexes into
     `bounds`), evaluated by `runner`. `on_state(index, state)` sees each shard without problems
     as it finishes (to persist it). A shard that fails on every attempt raises ShardFailure."""
-    columns = table.select(get_task(task_name).shard_columns(table, ctx))
-    shards = ((i, to_columns(columns.slice(bounds[i][0], bounds[i][1] - bounds[i][0]))) for i in todo)
+    needed = get_task(task_name).shard_columns(table, ctx)
+    columns = table.select(needed + [c for c in extra_columns(ctx.analysis) if c not in needed])
+    shards = ((i, _shard(columns, bounds[i])) for i in todo)
     state, problems, finished, retried = State(), Problems(), [], 0
     try:
         for outcome in runner(shards):

@@ -38,7 +38,9 @@ def to_columns(table: pa.Table) -> dict:
     columns = {}
     for name in table.column_names:
         col = table.column(name)
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        if name.startswith("meta:"):  # GT metadata written per sample: its own type, nulls and all
+            columns[name] = col.combine_chunks()
+        elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
             columns[name] = col.to_numpy()
         else:
             columns[name] = col.to_pylist()

@@ -29,11 +29,11 @@ def canonical(data) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def ledger_for(task: str, options: dict, inputs: dict) -> dict:
+def ledger_for(task: str, options: dict, inputs: dict, analysis: dict) -> dict:
     """What a run's states depend on (the cut is added by `StateStore.begin`)."""
     return {"schema": LEDGER_SCHEMA, "raydeval": raydeval.__version__, "task": task,
             "inputs": {side: {"sha256": m["sha256"], "rows": m["rows"]} for side, m in inputs.items()},
-            "conventions": json.loads(canonical(options))}
+            "conventions": json.loads(canonical(options)), "analysis": json.loads(canonical(analysis))}
 
 
 def differences(stored: dict, ledger: dict) -> list[str]:
@@ -46,10 +46,11 @@ def differences(stored: dict, ledger: dict) -> list[str]:
         before = (stored.get("inputs") or {}).get(side) or {}
         if before.get("sha256") != now["sha256"]:
             out.append(f"{side} manifest content (sha256 {str(before.get('sha256'))[:12]}… → {now['sha256'][:12]}…)")
-    before = stored.get("conventions") or {}
-    for name in sorted(set(before) | set(ledger["conventions"])):
-        if before.get(name) != ledger["conventions"].get(name):
-            out.append(f"convention {name} {before.get(name)!r} → {ledger['conventions'].get(name)!r}")
+    for section, what in (("conventions", "convention"), ("analysis", "analysis option")):
+        before, now = stored.get(section) or {}, ledger[section]
+        for name in sorted(set(before) | set(now)):
+            if before.get(name) != now.get(name):
+                out.append(f"{what} {name} {before.get(name)!r} → {now.get(name)!r}")
     return out
 
 

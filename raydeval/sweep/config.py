@@ -43,6 +43,7 @@ class Job:
     tolerance: dict  # metric -> largest allowed drop; "default" for the others
     workers: int = 0
     storage_options: dict = field(default_factory=dict, repr=False)  # resolved; may hold secrets
+    group_by: tuple[str, ...] = ()  # GT metadata columns of the result's breakdown
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,6 @@ def parse_job(raw, defaults: dict, base: str, where: str) -> Job:
     group_by = job.get("group_by", [])
     if not isinstance(group_by, list) or not all(isinstance(c, str) for c in group_by):
         raise InputError(f"{where}: key `group_by`: expected a list of GT column names")
-    if group_by:
-        raise InputError(f"{where}: key `group_by`: per-group breakdowns are not supported by this "
-                         "version of raydeval; remove the key")
     try:
         task = get_task(job["task"])
     except InputError as e:
@@ -150,7 +148,7 @@ def parse_job(raw, defaults: dict, base: str, where: str) -> Job:
     return Job(name=job["name"], task=task.name, gt=existing(job["gt"], base, where, "gt"),
                pred=existing(job["pred"], base, where, "pred"), conventions=given, options=options,
                tolerance=tolerance(job.get("tolerance", {}), metric_names(task), where), workers=workers,
-               storage_options=storage_options(job.get("storage_options", {}), where))
+               storage_options=storage_options(job.get("storage_options", {}), where), group_by=tuple(group_by))
 
 
 def conventions(table, where: str) -> dict:

@@ -81,22 +81,25 @@ def run_sweep(sweep: Sweep, history: History, only: list[str] = (), force: bool 
 def run_job(job: Job, previous: dict | None, force: bool, address: str | None, workers: int | None,
             progress: bool, session=None) -> Outcome:
     """Hash the inputs, then skip (same fingerprint as `previous`) or evaluate and compare."""
+    from raydeval.analysis import Analysis
     from raydeval.evaluate import RunSettings, evaluate
 
     row = {"time": datetime.now(timezone.utc), "job": job.name, "task": job.task, "status": "skipped",
            "gt_uri": redact(job.gt), "pred_uri": redact(job.pred), "raydeval": raydeval.__version__,
-           "conventions": json.dumps(job.options, sort_keys=True)}
+           "conventions": json.dumps({**job.options, **Analysis(group_by=job.group_by).conventions()},
+                                     sort_keys=True)}
     clock = time.monotonic()
     outcome = Outcome(row)
     try:
         row["gt_sha256"] = sha256_of(job.gt, job.storage_options)
         row["pred_sha256"] = sha256_of(job.pred, job.storage_options)
         if not force and should_skip(previous, row):
-            row.update({key: previous[key] for key in ("metrics", "metrics_json", "counts", "notes")})
+            row.update({key: previous[key] for key in ("metrics", "metrics_json", "counts", "breakdown", "notes")})
         else:
             settings = RunSettings(address=address, workers=job.workers if workers is None else workers,
                                    storage_options=job.storage_options, progress=progress)
-            result = evaluate(job.task, job.gt, job.pred, job.conventions, settings, session=session)
+            result = evaluate(job.task, job.gt, job.pred, job.conventions, settings, session=session,
+                              analysis=Analysis(group_by=job.group_by))
             if previous is not None:
                 outcome.changes = compare(json.loads(previous["metrics_json"]), result["metrics"], job.tolerance)
             row.update(result_fields(result))
@@ -121,6 +124,7 @@ def result_fields(result: dict) -> dict:
         "metrics": list(metrics.items()),
         "metrics_json": json.dumps(metrics, allow_nan=False),
         "counts": json.dumps(result["counts"]),
+        "breakdown": json.dumps(result.get("breakdown", {}), allow_nan=False),
         "notes": json.dumps(result["notes"]),
     }
 

@@ -34,6 +34,7 @@ SCHEMA = pa.schema([
     ("metrics", pa.map_(pa.string(), pa.float64())),  # metric -> value (null where undefined)
     ("metrics_json", pa.string()),  # the result's `metrics` as JSON
     ("counts", pa.string()),  # JSON
+    ("breakdown", pa.string()),  # JSON: {column: {value: {n, metrics, notes}}} of the job's group_by
     ("notes", pa.string()),  # JSON list
     ("raydeval", pa.string()),  # version that wrote the row
     ("seconds", pa.float64()),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections import defaultdict
 
+import numpy as np
 import pyarrow as pa
 import soundfile
 
@@ -12,8 +14,9 @@ from raydeval.errors import Problems
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, read_bytes
+from raydeval.samples import Samples, label_samples
 from raydeval.state import State
-from raydeval.tasks.base import COMMON_CONVENTIONS, Context, Task, joined_labels, label_state, rank_metrics
+from raydeval.tasks.base import COMMON_CONVENTIONS, Context, Task, joined_labels, rank_metrics
 
 
 class AudioTask(Task):
@@ -21,6 +24,7 @@ class AudioTask(Task):
     summary = "audio bona fide / spoof detection (F1, precision, recall)"
     headline = ()  # no combined score for audio
     extras = ("f1", "precision", "recall", "auc", "ap", "eer")
+    gt_columns = ("id", "label", "audio")
     default_weights = ()
     conventions = dict(COMMON_CONVENTIONS)
 
@@ -41,10 +45,11 @@ class AudioTask(Task):
     def media_columns(self, ctx: Context) -> tuple[str, ...]:
         return ("audio",) if ctx.decode_only else ()
 
-    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
-        state, problems = label_state(shard), Problems()
+    def samples(self, shard: dict, ctx: Context) -> tuple[Samples, Problems]:
+        out, problems = label_samples(shard), Problems()
         if ctx.decode_only and "audio" in shard:
-            for sample_id, uri in zip(shard["id"], shard["audio"]):
+            decoded = defaultdict(lambda: np.zeros(len(out), np.int64))
+            for i, (sample_id, uri) in enumerate(zip(shard["id"], shard["audio"])):
                 if uri is None:
                     continue
                 try:
@@ -52,8 +57,10 @@ class AudioTask(Task):
                 except (MediaError, soundfile.LibsndfileError, RuntimeError) as e:
                     problems.add(ctx.gt_uri, "audio", "unreadable audio", [f"{sample_id} ({uri}: {e})"])
                     continue
-                state.add(audio_files=1, audio_frames=len(data), **{f"sample_rate_{rate}": 1})
-        return state, problems
+                for key, value in (("audio_files", 1), ("audio_frames", len(data)), (f"sample_rate_{rate}", 1)):
+                    decoded[key][i] = value
+            out.counts.update(decoded)
+        return out, problems
 
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
         notes: list[str] = []
@@ -63,5 +70,5 @@ class AudioTask(Task):
             "precision": float(metrics.ratio(c["tp"], c["tp"] + c["fp"])),
             "recall": float(metrics.ratio(c["tp"], c["tp"] + c["fn"])),
         }
-        values.update(rank_metrics(state, notes))
+        values.update(rank_metrics(state, options, notes))
         return values, notes

@@ -10,9 +10,11 @@ import numpy as np
 import pyarrow as pa
 
 from raydeval import metrics
+from raydeval.analysis import Analysis
 from raydeval.errors import InputError, Problems
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
+from raydeval.samples import Samples, sum_state
 from raydeval.state import ScoreCounts, State
 
 DEFAULT_MAX_PIXELS = 2**28
@@ -33,7 +35,9 @@ COMMON_CONVENTIONS = {
     "zero_division": Convention(0, help="value of pooled F1-type ratios at 0/0 (fixed)"),
     "missing": Convention("error", ("error", "negative"),
                           "GT ids without a prediction: error, or score them as predicted real/empty"),
-    "eer": Convention("asvspoof", ("asvspoof",), "EER definition (SPEC §2.4)"),
+    "eer": Convention("asvspoof", tuple(metrics.EER_VARIANTS),
+                      "EER definition: ASVspoof package, DeepfakeBench (roc_fpr), HAMMER (interp) or "
+                      "exact rationals (SPEC §2.4)"),
     "max_pixels": Convention(DEFAULT_MAX_PIXELS, help="largest mask (pixels) decoded; larger is an error"),
 }
 
@@ -48,6 +52,7 @@ class Context:
     storage_options: dict = field(default_factory=dict)
     device: str = "cpu"
     decode_only: bool = False
+    analysis: Analysis = field(default_factory=Analysis)
 
 
 class Task:
@@ -59,6 +64,7 @@ class Task:
     extras: tuple[str, ...]
     default_weights: tuple[Fraction, ...]
     conventions: dict[str, Convention]
+    gt_columns: tuple[str, ...] = ("id", "label")  # GT columns the task reads; the others are metadata
 
     def options(self, **given) -> dict:
         """Conventions with defaults filled in and choices checked."""
@@ -92,9 +98,19 @@ class Task:
         return ("gt_mask", "pred_mask")
 
     # worker side -------------------------------------------------------------------
-    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
-        """The state of one shard of joined rows."""
+    def samples(self, shard: dict, ctx: Context) -> tuple[Samples, Problems]:
+        """Per-sample contributions of one shard of joined rows. A task that gives them can be
+        broken down by group, bootstrapped and written out per sample."""
         raise NotImplementedError
+
+    @property
+    def has_samples(self) -> bool:
+        return type(self).samples is not Task.samples
+
+    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
+        """The state of one shard of joined rows (the sum of its samples' contributions)."""
+        samples, problems = self.samples(shard, ctx)
+        return sum_state(samples), problems
 
     # driver side, after the merge ------------------------------------------------------
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
@@ -120,16 +136,8 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
     else:
         pred_label = (score > 0.5).astype(np.int8)
 
-    row = columns.join_ids(gt, gt_ids, pred, pred_ids, problems)
+    row = join_rows(gt, gt_ids, pred, pred_ids, options, problems)
     present = row >= 0
-    missing = gt_ids.filter(pa.array(~present)).drop_null().to_pylist()
-    if missing and options["missing"] == "error":
-        problems.add(pred.uri, "id", "GT id missing from the predictions "
-                     "(use --missing negative to score them as predicted real)", missing)
-    extra = len(pred_ids) - int(present.sum())
-    if extra > 0:
-        print(f"raydeval: warning: {pred.uri}: {extra} prediction id(s) not in the GT manifest "
-              "are ignored", file=sys.stderr)
     take = np.where(present, row, 0)
     out = {
         "id": gt_ids,
@@ -140,6 +148,23 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
     if score is not None:
         out["pred_score"] = np.where(present, score[take] if len(score) else 0.0, 0.0)
     return out, pred_ids
+
+
+def join_rows(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array, options: dict,
+              problems: Problems, negative: str | None = "predicted real") -> np.ndarray:
+    """For each GT row, its prediction row (-1 where missing). Missing ids are a problem unless
+    `missing` is negative (scored as `negative`, None where that is no choice); extra ids a warning."""
+    row = columns.join_ids(gt, gt_ids, pred, pred_ids, problems)
+    present = row >= 0
+    missing = gt_ids.filter(pa.array(~present)).drop_null().to_pylist()
+    if missing and options["missing"] == "error":
+        hint = f" (use --missing negative to score them as {negative})" if negative else ""
+        problems.add(pred.uri, "id", f"GT id missing from the predictions{hint}", missing)
+    extra = len(pred_ids) - int(present.sum())
+    if extra > 0:
+        print(f"raydeval: warning: {pred.uri}: {extra} prediction id(s) not in the GT manifest "
+              "are ignored", file=sys.stderr)
+    return row
 
 
 def take_pred(values: list, pred_row: np.ndarray, empty=None) -> list:
@@ -156,12 +181,15 @@ def label_state(shard: dict) -> State:
     return state
 
 
-def rank_metrics(state: State, notes: list[str]) -> dict:
-    """auc / ap / eer from the merged per-score counts, when scores were given."""
+def rank_metrics(state: State, options: dict, notes: list[str]) -> dict:
+    """auc / ap / eer (the `eer` convention's definition) from the merged per-score counts, when
+    scores were given."""
     if state.scores is None:
         return {}
     sc = state.scores
-    out = {name: fn(sc.scores, sc.pos, sc.neg) for name, fn in metrics.RANK_METRICS.items()}
+    out = {"auc": metrics.auc(sc.scores, sc.pos, sc.neg),
+           "ap": metrics.average_precision(sc.scores, sc.pos, sc.neg),
+           "eer": metrics.EER_VARIANTS[options["eer"]](sc.scores, sc.pos, sc.neg)}
     if out["auc"] is None:
         notes.append("auc, eer: undefined with only one class present in the GT")
     if out["ap"] is None:

@@ -14,9 +14,10 @@ from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, prefetching
 from raydeval.media.backend import array_module, forged_pixels, overlap_counter
 from raydeval.media.masks import decode_mask
+from raydeval.samples import Mean, Samples, label_samples
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
-                                 label_state, mean_metric, rank_metrics, take_pred, weighted_score)
+                                 mean_metric, rank_metrics, take_pred, weighted_score)
 
 
 class ImageTask(Task):
@@ -24,6 +25,7 @@ class ImageTask(Task):
     summary = "image real/fake detection (macro-F1) and forged-region masks (pixel F1)"
     headline = ("macro_f1", "pixel_f1")
     extras = ("pixel_f1_pooled", "auc", "ap", "eer")
+    gt_columns = ("id", "label", "mask")
     default_weights = (Fraction(1, 2), Fraction(1, 2))
     conventions = {
         **COMMON_CONVENTIONS,
@@ -41,28 +43,31 @@ class ImageTask(Task):
         problems.raise_if_any()
         return pa.table(out)
 
-    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
-        state, problems = label_state(shard), Problems()
-        state.add(pixel_images=0, pixel_tp=0, pixel_fp=0, pixel_fn=0)
+    def samples(self, shard: dict, ctx: Context) -> tuple[Samples, Problems]:
+        out, problems = label_samples(shard), Problems()
+        n = len(out)
+        pixel = {key: np.zeros(n, np.int64) for key in ("pixel_images", "pixel_tp", "pixel_fp", "pixel_fn")}
+        f1 = np.full(n, np.nan)
         counter = overlap_counter(array_module(ctx.device))
-        f1_values, fake_counts = [], []  # fake_counts: (|G ∩ P|, |G|, |P|) of each fake image
+        fake_counts = []  # (index, (|G ∩ P|, |G|, |P|)) of each fake image
         with prefetching(files_to_read(shard, ctx), ctx.storage_options) as read:
-            self._pixel_counts(shard, ctx, read, counter, problems, f1_values, fake_counts)
-        fake_counts += [counts for _, counts in counter.finish()]
-        for tp, true_px, pred_px in fake_counts:
-            state.add(pixel_images=1, pixel_tp=tp, pixel_fp=pred_px - tp, pixel_fn=true_px - tp)
-            f1_values.append(metrics.per_sample_f1(tp, pred_px, true_px))
-        state.add_mean("pixel_f1", f1_values, "pixel_f1_samples")
-        return state, problems
+            self._pixel_counts(shard, ctx, read, counter, problems, f1, fake_counts)
+        for i, (tp, true_px, pred_px) in fake_counts + counter.finish():
+            pixel["pixel_images"][i], pixel["pixel_tp"][i] = 1, tp
+            pixel["pixel_fp"][i], pixel["pixel_fn"][i] = pred_px - tp, true_px - tp
+            f1[i] = metrics.per_sample_f1(tp, pred_px, true_px)
+        out.counts.update(pixel)
+        out.means["pixel_f1"] = Mean("pixel_f1", "pixel_f1_samples", f1)
+        return out, problems
 
     @staticmethod
-    def _pixel_counts(shard: dict, ctx: Context, read, counter, problems: Problems, f1_values: list,
+    def _pixel_counts(shard: dict, ctx: Context, read, counter, problems: Problems, f1: np.ndarray,
                       fake_counts: list) -> None:
-        """Reads and counts each sample's masks: per-sample F1 of real images to `f1_values`,
-        counts of fake images to `fake_counts` (from the counter now or at its finish)."""
+        """Reads and counts each sample's masks: per-sample F1 of real images into `f1`, counts of
+        fake images to `fake_counts` by sample index (from the counter now or at its finish)."""
         policy = ctx.options["authentic_policy"]
-        for sample_id, label, gt_uri, pred_uri in zip(shard["id"], shard["gt_label"].tolist(),
-                                                      shard["gt_mask"], shard["pred_mask"]):
+        for i, (sample_id, label, gt_uri, pred_uri) in enumerate(zip(
+                shard["id"], shard["gt_label"].tolist(), shard["gt_mask"], shard["pred_mask"])):
             if ctx.decode_only:
                 _check_readable(sample_id, gt_uri, pred_uri, ctx, read, problems)
                 continue
@@ -77,7 +82,7 @@ class ImageTask(Task):
                 problems.add(ctx.gt_uri, "mask", "real image with a non-empty GT mask", [sample_id])
                 continue
             if label == 0 and policy == "zero":
-                f1_values.append(0.0)
+                f1[i] = 0.0
                 continue
             if label == 0 and policy == "exclude":
                 continue
@@ -89,12 +94,12 @@ class ImageTask(Task):
                 problems.add(ctx.pred_uri, "mask", "unusable predicted mask", [f"{sample_id} ({pred_uri}: {e})"])
                 continue
             if label == 0:  # one_if_pred_empty
-                f1_values.append(1.0 if guess is None or not forged_pixels(guess) else 0.0)
+                f1[i] = 1.0 if guess is None or not forged_pixels(guess) else 0.0
                 continue
             if guess is None:
-                fake_counts.append((0, forged_pixels(truth), 0))
+                fake_counts.append((i, (0, forged_pixels(truth), 0)))
             else:
-                fake_counts += [counts for _, counts in counter.add(sample_id, truth, guess)]
+                fake_counts += counter.add(i, truth, guess)
 
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
         notes: list[str] = []
@@ -106,7 +111,7 @@ class ImageTask(Task):
         }
         values["score"] = weighted_score(values, options, notes)
         values["pixel_f1_pooled"] = float(metrics.f1(c["pixel_tp"], c["pixel_fp"], c["pixel_fn"]))
-        values.update(rank_metrics(state, notes))
+        values.update(rank_metrics(state, options, notes))
         return values, notes
 
 

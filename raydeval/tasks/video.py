@@ -6,6 +6,7 @@ import itertools
 from collections import defaultdict
 from fractions import Fraction
 
+import numpy as np
 import pyarrow as pa
 
 from raydeval import intervals, metrics
@@ -16,9 +17,10 @@ from raydeval.io.manifest import Manifest
 from raydeval.media import MediaError, open_file
 from raydeval.media.backend import array_module, forged_pixels, overlap_counter
 from raydeval.media.video import luma_frames
+from raydeval.samples import Mean, Samples, label_samples
 from raydeval.state import State
 from raydeval.tasks.base import (COMMON_CONVENTIONS, Context, Convention, Task, joined_labels,
-                                 label_state, mean_metric, rank_metrics, take_pred, weighted_score)
+                                 mean_metric, rank_metrics, take_pred, weighted_score)
 
 VIOU_THRESHOLDS = ("0.3", "0.5")
 
@@ -28,6 +30,7 @@ class VideoTask(Task):
     summary = "video real/fake detection (micro-F1), forged frames (mtIoU) and mask videos (mvIoU)"
     headline = ("micro_f1", "mtiou", "mviou")
     extras = ("frame_f1", "viou@0.3", "viou@0.5", "auc", "ap", "eer")
+    gt_columns = ("id", "label", "num_frames", "fake_frames", "mask")
     default_weights = (Fraction(3, 5), Fraction(1, 5), Fraction(1, 5))
     conventions = {
         **COMMON_CONVENTIONS,
@@ -66,12 +69,13 @@ class VideoTask(Task):
         problems.raise_if_any()
         return pa.table(out)
 
-    def evaluate(self, shard: dict, ctx: Context) -> tuple[State, Problems]:
-        state, problems = label_state(shard), Problems()
-        state.add(frame_tp=0, frame_fp=0, frame_fn=0, frame_tn=0, mtiou_videos=0, mviou_videos=0,
-                  **{f"viou>{r}": 0 for r in VIOU_THRESHOLDS})
+    def samples(self, shard: dict, ctx: Context) -> tuple[Samples, Problems]:
+        out, problems = label_samples(shard), Problems()
+        frame = {key: np.zeros(len(out), np.int64) for key in ("frame_tp", "frame_fp", "frame_fn", "frame_tn")}
+        above = {f"viou>{r}": np.zeros(len(out), np.int64) for r in VIOU_THRESHOLDS}
+        tiou, viou = np.full(len(out), np.nan), np.full(len(out), np.nan)
         counter = overlap_counter(array_module(ctx.device))
-        tious, frame_counts, unions = [], [], {}  # unions: |P ∪ G| of each video entering mviou
+        frame_counts, unions = [], {}  # unions: |P ∪ G| of each video entering mviou
         rows = zip(shard["id"], shard["gt_label"].tolist(), shard["num_frames"].tolist(),
                    shard["gt_frames"], shard["pred_frames"], shard["gt_mask"], shard["pred_mask"])
         for video, (sample_id, label, n, truth, guess, gt_uri, pred_uri) in enumerate(rows):
@@ -79,12 +83,13 @@ class VideoTask(Task):
             guess = [tuple(p) for p in guess]
             inter, t_len, p_len = intervals.overlap(truth, guess), intervals.total(truth), intervals.total(guess)
             if label == 0 or truth:  # frame labels known
-                state.add(frame_tp=inter, frame_fp=p_len - inter, frame_fn=t_len - inter,
-                          frame_tn=n - t_len - p_len + inter)
+                for key, value in (("frame_tp", inter), ("frame_fp", p_len - inter), ("frame_fn", t_len - inter),
+                                   ("frame_tn", n - t_len - p_len + inter)):
+                    frame[key][video] = value
             if label == 1 and truth:
-                tious.append(inter / (t_len + p_len - inter))
+                tiou[video] = inter / (t_len + p_len - inter)
             elif label == 0 and ctx.options["real_video_policy"] == "one_if_pred_empty":
-                tious.append(1.0 if p_len == 0 else 0.0)
+                tiou[video] = 1.0 if p_len == 0 else 0.0
             enters_mviou = bool(label == 1 and truth and gt_uri is not None)
             if not (enters_mviou or (ctx.decode_only and (gt_uri or pred_uri))):
                 continue  # no metric needs this sample's mask videos (validate --decode reads them)
@@ -99,13 +104,14 @@ class VideoTask(Task):
         frame_ious = defaultdict(list)
         for video, (i, g, p) in frame_counts + counter.finish():
             frame_ious[video].append(metrics.per_sample_iou(i, p, g))
-        vious = [mean_from_units(exact_sum_units(frame_ious[video]), union) if union else 0.0
-                 for video, union in unions.items()]
-        for viou in vious:
-            state.add(**{f"viou>{r}": int(viou > float(r)) for r in VIOU_THRESHOLDS})
-        state.add_mean("mtiou", tious, "mtiou_videos")
-        state.add_mean("mviou", vious, "mviou_videos")
-        return state, problems
+        for video, union in unions.items():
+            viou[video] = mean_from_units(exact_sum_units(frame_ious[video]), union) if union else 0.0
+            for r in VIOU_THRESHOLDS:
+                above[f"viou>{r}"][video] = viou[video] > float(r)
+        out.counts.update(frame, **above)
+        out.means["tiou"] = Mean("mtiou", "mtiou_videos", tiou)
+        out.means["viou"] = Mean("mviou", "mviou_videos", viou)
+        return out, problems
 
     def finalize(self, state: State, options: dict) -> tuple[dict, list[str]]:
         notes: list[str] = []
@@ -124,7 +130,7 @@ class VideoTask(Task):
             values[f"viou@{r}"] = float(Fraction(c[f"viou>{r}"], n)) if n else None
         if not c["mviou_videos"]:
             notes.append("viou@R: undefined, no video enters mviou")
-        values.update(rank_metrics(state, notes))
+        values.update(rank_metrics(state, options, notes))
         return values, notes
 
 
