@@ -100,7 +100,8 @@ def make_image_benchmark(root: str, n: int, rng: np.random.Generator) -> tuple[s
                 pred_mask = f"{sid}.png"
                 write_mask(f"{root}/submission/{pred_mask}", perturb(rng, mask))
         score = float(np.clip(label * 0.6 + rng.normal(0.2, 0.2), 0, 1).round(3))
-        gt.append({"id": sid, "label": label, "mask": gt_mask, "source": "camera" if not label else "edit"})
+        gt.append({"id": sid, "label": label, "mask": gt_mask, "source": "camera" if not label else "edit",
+                   "dataset": ["set-a", "set-b", "set-c"][i % 3]})
         pred.append({"id": sid, "score": score, "mask": pred_mask})
     rng.shuffle(pred)
     write_manifest(f"{root}/gt.parquet", gt)
@@ -215,8 +216,15 @@ BENCHMARKS = {"openmmsec-image": ("image", make_image_benchmark),
               "asvspoof": ("asvspoof", make_asvspoof_benchmark)}
 
 
+DEMO_ANALYSES = {"openmmsec-image": {"group_by": ("dataset",)},  # each fake category against all reals:
+                 "openmmsec-video": {"group_by": ("category",), "shared_negatives": True}}
+
+
 def run_demo(out: str | None, samples: int, workers: int, seed: int) -> list[dict]:
-    """Generate, evaluate every task on one embedded Ray, print a table, write results."""
+    """Generate, evaluate every task (the OpenMMSec image and video tasks with a breakdown,
+    bootstrap intervals and per-sample rows), print a table, write the results and a report."""
+    from raydeval.analysis import Analysis
+    from raydeval.errors import InputError
     from raydeval.evaluate import RunSettings, evaluate
     from raydeval.io.result import format_table, to_json, write_atomic
 
@@ -230,10 +238,19 @@ def run_demo(out: str | None, samples: int, workers: int, seed: int) -> list[dic
           f"({time.monotonic() - clock:.1f} s)", file=sys.stderr)
     results = []
     for task, (gt, pred) in inputs.items():
-        result = evaluate(task, gt, pred, settings=RunSettings(workers=workers))
-        path = f"{root}/results/{BENCHMARKS[task][0]}.json"
-        write_atomic(path, to_json(result))
+        folder = BENCHMARKS[task][0]
+        analysis = Analysis(**DEMO_ANALYSES[task], bootstrap=200, seed=seed,
+                            per_sample=f"{root}/results/{folder}-samples") if task in DEMO_ANALYSES else None
+        result = evaluate(task, gt, pred, settings=RunSettings(workers=workers), analysis=analysis)
+        write_atomic(f"{root}/results/{folder}.json", to_json(result))
         results.append(result)
     print(format_table(results))
     print(f"results: {root}/results/ — total {time.monotonic() - clock:.1f} s", file=sys.stderr)
+    try:
+        from raydeval.report import write_report
+
+        report = write_report(results, f"{root}/report.html", labels=[BENCHMARKS[r["task"]][0] for r in results])
+        print(f"report: {report}")
+    except InputError as e:  # the report's extra is not installed
+        print(f"raydeval demo: no report: {e}", file=sys.stderr)
     return results

@@ -220,3 +220,13 @@ def test_report_renders_in_headless_chromium(tmp_path, capsys):
     assert os.path.getsize(png) > 100_000
     with Image.open(png) as image:
         assert image.size == (1280, 3000) and len(image.convert("RGB").getcolors(1 << 20)) > 50
+
+
+def test_results_that_share_no_metric_get_no_comparison(tmp_path, capsys):
+    image = image_result(str(tmp_path))
+    del image["per_sample"]
+    other = {**image, "task": "asvspoof", "metrics": {"min_dcf": 0.2, "cllr": 0.4}}
+    first = write_json(str(tmp_path / "image.json"), image)
+    second = write_json(str(tmp_path / "asv.json"), other)
+    html, _ = report(tmp_path, capsys, first, second)
+    assert 'id="comparison"' not in html and 'href="#comparison"' not in html

@@ -42,7 +42,8 @@ def format_table(results: list[dict]) -> str:
     lines = []
     for result in results:
         lines.append(f"{result['task']}  ({result['counts']['samples']} samples, "
-                     f"{result['run']['seconds']:.2f} s, {result['run']['workers']} workers)")
+                     f"{result['run']['seconds']:.2f} s, {result['run']['workers']} worker"
+                     f"{'s' if result['run']['workers'] != 1 else ''})")
         for name, value in result["metrics"].items():
             lines.append(f"  {name:<16} {'n/a' if value is None else f'{value:.6f}'}")
         for note in result["notes"]:

@@ -123,8 +123,7 @@ def roc(curves: list[dict]) -> Figure:
         if curve["eer"] is not None:
             ax.plot([curve["eer"]], [1 - curve["eer"]], "o", color=line.get_color(), ms=6, mfc="white",
                     label=plain(f"EER {curve['eer']:.2%}"))
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate (reals flagged fake)",
-           ylabel="true positive rate (fakes detected)", title="ROC")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax.set_aspect("equal")
     ax.legend(loc="lower right")
     return fig

@@ -39,7 +39,7 @@ def render(results: list[dict], labels: list[str], per_sample: str | None) -> st
     draw = Charts()
     sections = [section(r, label, f"r{i + 1}", per_sample if i == 0 else None, draw)
                 for i, (r, label) in enumerate(zip(results, labels))]
-    compared = comparison(results, labels, draw) if len(results) > 1 else None
+    compared = comparison(results, labels, draw) if len(results) > 1 and shared_metrics(results) else None
     tasks = list(dict.fromkeys(r["task"] for r in results))
     return env.get_template("report.html.j2").render(
         title=f"raydeval report — {', '.join(tasks)}", version=__version__, sections=sections,
@@ -169,9 +169,13 @@ def read_per_sample(path: str, wanted):
         raise InputError(f"per-sample file {path}: cannot read it as Parquet ({e})") from None
 
 
+def shared_metrics(results: list[dict]) -> list[str]:
+    return [m for m in results[0]["metrics"] if all(m in r["metrics"] for r in results[1:])]
+
+
 def comparison(results: list[dict], labels: list[str], draw: Charts) -> dict:
     """Metric values side by side, with deltas against the first result, over the shared metrics."""
-    shared = [m for m in results[0]["metrics"] if all(m in r["metrics"] for r in results[1:])]
+    shared = shared_metrics(results)
     rows = []
     for name in shared:
         base = results[0]["metrics"][name]
