@@ -51,13 +51,22 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+COMMON = 4  # weights 0..COMMON counted by comparisons; the rare larger ones looked up
+
+
 def weights(keys: np.ndarray, first: int, count: int) -> np.ndarray:
-    """Poisson(1) weights of replicates first..first+count-1 (rows) for the samples' keys (columns)."""
+    """Poisson(1) weights of replicates first..first+count-1 (rows) for the samples' keys (columns):
+    the number of thresholds at or below each uniform, i.e. the inverse CDF."""
     out = np.empty((count, keys.size), dtype=np.uint8)
     with np.errstate(over="ignore"):
         for row in range(count):
-            step = np.uint64((first + row + 1) * int(_GOLDEN) % 2**64)
-            out[row] = np.searchsorted(THRESHOLDS, _splitmix64(keys ^ step), side="right")
+            u = _splitmix64(keys ^ np.uint64((first + row + 1) * int(_GOLDEN) % 2**64))
+            w = out[row]
+            np.greater_equal(u, THRESHOLDS[0], out=w, casting="unsafe")
+            for threshold in THRESHOLDS[1:COMMON]:
+                w += u >= threshold
+            rare = np.flatnonzero(u >= THRESHOLDS[COMMON - 1])  # P ≈ 0.019: the tail, exactly
+            w[rare] = np.searchsorted(THRESHOLDS, u[rare], side="right")
     return out
 
 
@@ -70,7 +79,7 @@ def replicates(samples: Samples, keys: np.ndarray, n_replicates: int, grid: np.n
                            {m.key: [0] * n_replicates for m in samples.means.values()},
                            np.zeros((n_replicates, grid.size, 2), np.int64) if grid is not None else None)
            for key in masks}
-    counts = np.stack([samples.counts[k] for k in samples.counts], axis=1)
+    counts = np.stack([samples.counts[k] for k in samples.counts], axis=1).astype(np.int64)
     slot = None
     if grid is not None:
         slot = np.searchsorted(grid, samples.scores + 0.0) * 2 + (~samples.labels.astype(bool)).astype(np.int64)
@@ -80,9 +89,9 @@ def replicates(samples: Samples, keys: np.ndarray, n_replicates: int, grid: np.n
         for key, mask in masks.items():
             w = block if mask is None else block[:, mask]
             rep = out[key]
+            products = _exact_product(w, counts if mask is None else counts[mask])
             for j, name in enumerate(samples.counts):
-                column = counts[:, j] if mask is None else counts[mask, j]
-                rep.counts[name][rows] = _exact_product(w, column)
+                rep.counts[name][rows] = products[:, j]
             for mean in samples.means.values():
                 values = mean.values if mask is None else mean.values[mask]
                 entering = ~np.isnan(values)
@@ -95,9 +104,9 @@ def replicates(samples: Samples, keys: np.ndarray, n_replicates: int, grid: np.n
     return out
 
 
-def _exact_product(w: np.ndarray, column: np.ndarray) -> np.ndarray:
-    """w @ column in exact integers (float64 while every partial sum stays below 2**53)."""
-    bound = int(np.abs(column).max(initial=0)) * int(w.sum(axis=1).max(initial=0))
+def _exact_product(w: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """w @ matrix in exact integers (one float64 product while every partial sum stays below 2**53)."""
+    bound = int(np.abs(matrix).max(initial=0)) * int(w.sum(axis=1, dtype=np.int64).max(initial=0))
     if bound < 2**53:
-        return (w.astype(np.float64) @ column.astype(np.float64)).astype(np.int64)
-    return w.astype(np.int64) @ column.astype(np.int64)
+        return (w.astype(np.float64) @ matrix.astype(np.float64)).astype(np.int64)
+    return w.astype(np.int64) @ matrix
