@@ -1,4 +1,5 @@
-"""(h) small jobs without Ray's start-up and (i) the cost of persisting shard states.
+"""(h) small jobs without Ray's start-up, (i) the cost of persisting shard states and (j) of the
+analyses (`--bootstrap 1000`, `--per-sample`).
 
 (h) The demo's 120-image evaluation as a user runs it (`python -m raydeval eval ...`, timed from
 process start to exit), against a fresh Python process that only runs
@@ -9,6 +10,9 @@ interleaved, each in a temp folder of its own (Ray's session files go there, not
 (i) The image workload on the running Ray (2 workers), plain and with `--state-dir` on local disk
 and on S3 (moto's server on 127.0.0.1, a fresh bucket prefix per run), interleaved; each
 `evaluate()` writes every shard's state, then removes the state folder, as a successful run does.
+
+(j) The image workload on the running Ray and the 1M label rows where raydeval runs them (in its
+own process), plain, with `--bootstrap 1000` and with `--per-sample` (a local folder), interleaved.
 """
 
 from __future__ import annotations
@@ -130,3 +134,29 @@ def state_costs(info: dict, reps: int, workers: int) -> dict:
     shutil.rmtree(local_root, ignore_errors=True)
     return {**{f"{k}_seconds": v for k, v in runs.items() if v}, "shards": shards,
             "s3": "moto server on 127.0.0.1" if runs["s3"] else "skipped (moto not installed)"}
+
+
+def analysis_costs(workloads: list[tuple[str, str, dict, str | None]], reps: int, replicates: int = 1000) -> dict:
+    """(j): wall seconds of `evaluate()` plain, with `--bootstrap` and with `--per-sample`, interleaved,
+    for each (name, task, workload, address) — address None runs where raydeval would (in-process for
+    labels), "local" on the running Ray."""
+    from raydeval.analysis import Analysis
+    from raydeval.evaluate import RunSettings, evaluate
+
+    out = {}
+    for name, task, info, address in workloads:
+        rows_root = tempfile.mkdtemp(prefix="rdb-rows")
+        variants = {"plain": None, "bootstrap": Analysis(bootstrap=replicates, seed=1),
+                    "per_sample": Analysis(per_sample=os.path.join(rows_root, "rows"))}
+        runs = {k: [] for k in variants}
+        for rep in range(reps + 1):  # the first round warms up and is not kept
+            for variant, analysis in variants.items():
+                settings = RunSettings(address=address, workers=2 if address else 0, progress=False)
+                clock = time.perf_counter()
+                result = evaluate(task, info["gt"], info["pred"], {}, settings, analysis=analysis)
+                if rep:
+                    runs[variant].append(time.perf_counter() - clock)
+        shutil.rmtree(rows_root, ignore_errors=True)
+        out[name] = {**{f"{k}_seconds": v for k, v in runs.items()}, "rows": result["counts"]["samples"],
+                     "ray": result["run"]["ray"], "replicates": replicates}
+    return out

@@ -18,11 +18,12 @@ One run measures, with medians of `--reps` repetitions:
       the fixed cost of one evaluation of a tiny manifest;
   (h) small jobs: the demo's 120-image evaluation from process start (in the CLI's own process)
       against a fresh process that only starts Ray, runs a no-op task and stops it;
-  (i) the cost of persisting shard states (`--state-dir` on local disk and on moto's S3 server).
+  (i) the cost of persisting shard states (`--state-dir` on local disk and on moto's S3 server);
+  (j) the cost of `--bootstrap 1000` and `--per-sample` over a plain run (images; 1M label rows).
 It checks that all variants agree on the metrics they share and writes a Markdown report.
 
 The measurements live in one module per workload: `bench.floor` (a, g), `bench.endtoend` (b, e, f),
-`bench.baselines` (c, d and scikit-learn on the labels), `bench.engine` (h, i), with RSS measurement in `bench.memory`; the
+`bench.baselines` (c, d and scikit-learn on the labels), `bench.engine` (h, i, j), with RSS measurement in `bench.memory`; the
 figures, targets and Markdown in `bench.report`. This module runs them in order (`run_all`), checks
 the agreement of the variants, records the machine, and is the command line, including the
 `--child` mode of the fresh-process runs (`bench.endtoend.one_shot_fresh`) and `--from-json`.
@@ -43,7 +44,7 @@ import time
 from bench import generate, kernels
 from bench.baselines import naive_images, naive_labels, raydata_images
 from bench.common import POOL_PROCESSES
-from bench.engine import DEMO_IMAGES, small_job, state_costs
+from bench.engine import DEMO_IMAGES, analysis_costs, small_job, state_costs
 from bench.endtoend import (child_run, memory_run, one_shot_fresh, ray_start, raydeval_once, restart_ray, start_ray,
                             stop_ray, summarize)
 from bench.floor import FloorPool, decode_in_process, image_files, task_kernel_in_process, video_files
@@ -173,6 +174,12 @@ def _measure(out, data_root, images, videos, labels, img_files, vid_files, pool,
     # (i) persisted shard states
     log(f"(i) images with shard states persisted (none / local / S3) x {reps} ...")
     out["state_costs"] = state_costs(images, reps, POOL_PROCESSES)
+
+    # (j) analyses
+    log(f"(j) images and {labels[1]['rows']:,} label rows with --bootstrap 1000 / --per-sample x {reps} ...")
+    out["analysis_costs"] = analysis_costs([("images", "openmmsec-image", images, "local"),
+                                            (f"labels {labels[1]['rows']:,}", "openmmsec-audio", labels[1], None)],
+                                           reps)
 
 
 def _strip(run: dict) -> dict:

@@ -100,6 +100,19 @@ def _engine_rows(r: dict) -> list[str]:
             if f"{where}_seconds" in sc:
                 extra = 100 * (median(sc[f"{where}_seconds"]) / plain - 1)
                 lines.append(f"| {label} | {_fmt_s(sc[f'{where}_seconds'])} | {extra:+.1f} % |")
+    ac = r.get("analysis_costs")
+    if ac:
+        lines += ["", "(j) The analyses, interleaved with a plain run of the same workload: images on the running "
+                  "Ray (2 workers), label rows where raydeval runs them (in its own process).", "",
+                  "| Workload | Variant | Wall s | over plain |", "|---|---|---|---|"]
+        for name, run in ac.items():
+            plain = median(run["plain_seconds"])
+            lines.append(f"| {name} ({run['ray']}) | plain | {_fmt_s(run['plain_seconds'])} | – |")
+            for variant, label in (("bootstrap", f"`--bootstrap {run['replicates']}`"),
+                                   ("per_sample", "`--per-sample DIR`")):
+                extra = median(run[f"{variant}_seconds"]) - plain
+                lines.append(f"| {name} ({run['ray']}) | {label} | {_fmt_s(run[f'{variant}_seconds'])} | "
+                             f"{extra:+.2f} s ({100 * extra / plain:+.0f} %) |")
     return lines
 
 
