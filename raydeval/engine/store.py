@@ -74,7 +74,8 @@ class StateStore:
         reuses every intact state of a matching ledger (a different one is an InputError naming
         what changed); otherwise earlier states here are cleared. The ledger is then written."""
         rows = sum(stop - start for start, stop in bounds)
-        had_ledger, stored = self._read_ledger(rows) if self.fs.exists(self.root) else (False, None)
+        exists = self.fs.exists(self.root)
+        had_ledger, stored = self._read_ledger(rows) if exists else (False, None)
         if resume and stored is not None:
             changed = differences(stored, ledger)
             if changed:
@@ -94,7 +95,8 @@ class StateStore:
             elif had_ledger:
                 print(f"raydeval: starting afresh in {self.uri} (run with --resume to reuse earlier states)",
                       file=sys.stderr)
-            self._clear()
+            if exists:
+                self._clear()
             reused = {}
         try:
             fs.write_atomic(self._url("ledger.json"), canonical(full), self.storage_options)
