@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     ours_total = ours_s - reading  # run_raydeval reads the files once more on its own, to time them
     diff = max(abs(ours[k] - official[k]) for k in official) if official else None
 
-    lines = [f"# temporal-localization vs the official AV-Deepfake1M scorer",
+    lines = ["# temporal-localization vs the official AV-Deepfake1M scorer",
              "",
              f"{args.videos:,} videos × {args.proposals} proposals ({args.videos * args.proposals:,}); "
              f"metadata {sizes[meta]:.0f} MiB, submission {sizes[pred]:.0f} MiB (generated in {generated:.0f} s or reused); "

@@ -4,40 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
+from bench.engine import MotoServer
 from raydeval.evaluate import RunSettings, evaluate
 from tests import gen, oracle
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """moto's S3 server on a free loopback port, with dummy credentials."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield {"endpoint_url": url, "key": "testing", "secret": "testing-secret"}
-    proc.terminate()
-    proc.wait(10)
+    with MotoServer() as endpoint:
+        yield endpoint
 
 
 def _upload(fs, local_root: str, bucket_root: str) -> None:
@@ -68,7 +49,7 @@ def test_s3_manifests_and_media(ray_local, tmp_path, s3_endpoint, task, address)
     expected.pop("counts")
     assert result["metrics"] == expected
     assert result["inputs"]["gt"]["uri"].startswith("s3://")
-    assert "testing-secret" not in json.dumps(result)
+    assert s3_endpoint["secret"] not in json.dumps(result)
 
 
 @pytest.mark.slow
@@ -99,7 +80,7 @@ def test_result_and_states_go_to_s3_and_resume_from_there(tmp_path, s3_endpoint,
     local = evaluate("openmmsec-image", gt, pred, {}, RunSettings(progress=False))
     assert first["metrics"] == local["metrics"] and first["counts"] == local["counts"]
     out = capsys.readouterr()
-    assert "testing-secret" not in out.out + out.err + json.dumps(first)
+    assert s3_endpoint["secret"] not in out.out + out.err + json.dumps(first)
 
 
 def test_gzip_manifests(ray_local, tmp_path):

@@ -63,7 +63,7 @@ def ray_head(tmp_path_factory):
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(head.pid, sig)
-                head.wait(20)
+                head.wait(5)
                 break
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 continue
