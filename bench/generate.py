@@ -325,3 +325,44 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def large_label_workload(root: str = DEFAULT_ROOT, rows: int = 100_000_000, batch: int = 4_000_000) -> dict:
+    """Audio-task manifests of `rows` clips written in batches (never all rows in memory): ids are a
+    bijective hash of the row number (unique, unordered), labels and 3-decimal scores a function of
+    it; the predictions in a shuffled order."""
+    folder = f"{root}/labels-{rows}r-batched"
+    params = {"kind": "labels-batched", "version": MANIFEST_VERSION, "rows": rows}
+    done = _reuse(folder, params)
+    if done:
+        return done
+    os.makedirs(folder)
+    order = np.random.default_rng(rows).permutation(rows)
+    gt_writer = pq.ParquetWriter(f"{folder}/gt.parquet", pa.schema([("id", pa.string()), ("label", pa.int8())]))
+    pred_writer = pq.ParquetWriter(f"{folder}/pred.parquet", pa.schema([("id", pa.string()), ("score", pa.float64())]))
+    for start in range(0, rows, batch):
+        for writer, index in ((gt_writer, np.arange(start, min(rows, start + batch))),
+                              (pred_writer, order[start:start + batch])):
+            key, bits = _row_hash(index)
+            ids = pa.array([f"clip_{k:08x}" for k in key.tolist()], pa.string())
+            label = (bits & 1).astype(np.int8)
+            if writer is gt_writer:
+                writer.write_table(pa.table({"id": ids, "label": label}))
+            else:
+                noise = ((bits >> 11).astype(np.float64) / 2**53 - 0.5) * 0.69  # uniform, sd 0.2
+                writer.write_table(pa.table({"id": ids, "score": np.clip(label * 0.35 + 0.3 + noise, 0, 1).round(3)}))
+    gt_writer.close()
+    pred_writer.close()
+    info = {**params, "folder": folder, "gt": f"{folder}/gt.parquet", "pred": f"{folder}/pred.parquet"}
+    return _finish(folder, info)
+
+
+def _row_hash(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a 32-bit key unique per row below 2**32, 64 random bits) of row numbers."""
+    i = index.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        key = (i * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)  # odd multiplier: a bijection mod 2**32
+        x = i + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return key, x ^ (x >> np.uint64(31))

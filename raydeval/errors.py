@@ -16,15 +16,21 @@ class Problems:
     """Offending ids grouped by (file, column, what is wrong); mergeable across shards."""
 
     by_kind: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    totals: dict[tuple[str, str, str], int] = field(default_factory=dict)  # where only some ids are kept
 
-    def add(self, file: str, column: str, what: str, ids) -> None:
+    def add(self, file: str, column: str, what: str, ids, total: int | None = None) -> None:
+        """Offending ids of one kind; `total` counts them when `ids` holds only the first few."""
         ids = [str(i) for i in ids]
         if ids:
             self.by_kind.setdefault((file, column, what), []).extend(ids)
+        if total:
+            self.totals[(file, column, what)] = total
 
     def merge(self, other: "Problems") -> "Problems":
         for (file, column, what), ids in other.by_kind.items():
             self.add(file, column, what, ids)
+        for kind, total in other.totals.items():
+            self.totals[kind] = self.totals.get(kind, 0) + total
         return self
 
     def __bool__(self) -> bool:
@@ -32,12 +38,14 @@ class Problems:
 
     def message(self) -> str:
         lines = []
-        for (file, column, what), ids in sorted(self.by_kind.items()):
+        for kind, ids in sorted(self.by_kind.items()):
+            file, column, what = kind
             ids = sorted(set(ids))
+            count = max(len(ids), self.totals.get(kind, 0))
             shown = ", ".join(ids[:MAX_IDS_SHOWN])
-            more = f" (and {len(ids) - MAX_IDS_SHOWN} more)" if len(ids) > MAX_IDS_SHOWN else ""
+            more = f" (and {count - MAX_IDS_SHOWN} more)" if count > MAX_IDS_SHOWN else ""
             where = f"{file}, column `{column}`" if column else file
-            lines.append(f"{where}: {what} — {len(ids)} id(s): {shown}{more}")
+            lines.append(f"{where}: {what} — {count} id(s): {shown}{more}")
         return "\n".join(lines)
 
     def raise_if_any(self) -> None:

@@ -53,6 +53,24 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
     return task, options, gt, pred, task.prepare(gt, pred, options)
 
 
+@dataclass
+class _Done:
+    """What an evaluation computed, however it ran."""
+
+    task: object
+    options: dict
+    state: State
+    inputs: dict
+    mode: str
+    workers: int
+    shards: int
+    reused: int = 0
+    retried: int = 0
+    rows: int = 0
+    store: object = None
+    analysis: Analysis = field(default_factory=Analysis)  # as prepared (with its score grid)
+
+
 def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | None = None,
              settings: RunSettings | None = None, decode_only: bool = False, out: str | None = None,
              session: RaySession | None = None, analysis: Analysis | None = None) -> dict:
@@ -63,11 +81,54 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     settings, analysis = settings or RunSettings(), Analysis() if analysis is None else analysis
     started, clock = datetime.now(timezone.utc), time.monotonic()
     state_dir = _check_outputs(out, settings, analysis, decode_only)
-    task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions or {}, settings)
+    address = ray_address(settings.address)
+    done = None
+    if address is None and not analysis and not decode_only:
+        done = _out_of_core(task_name, gt_uri, pred_uri, conventions or {}, settings)
+    if done is None:
+        done = _sharded(task_name, gt_uri, pred_uri, conventions or {}, settings, decode_only, session, analysis,
+                        state_dir, address)
+    result = _result(done.task, done.state, done.options, done.analysis, done.inputs)
+    result["run"] = {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
+                     "seconds": round(time.monotonic() - clock, 3), "ray": done.mode, "workers": done.workers,
+                     "shards": done.shards, "shards_reused": done.reused, "shards_retried": done.retried,
+                     "device": settings.device, "versions": package_versions()}
+    if analysis.per_sample:
+        result["per_sample"] = {"uri": redact(analysis.per_sample), "rows": done.rows, "parts": done.shards}
+    if out:
+        try:
+            write_atomic(out, to_json(result), settings.storage_options)
+        except Exception as e:  # OSError locally; fsspec backends raise assorted errors
+            raise InputError(f"--out {out}: cannot write the result: {getattr(e, 'strerror', None) or e}") from None
+    if done.store and not settings.keep_state:
+        done.store.remove()
+    return result
+
+
+def _out_of_core(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings) -> _Done | None:
+    """A label job with large manifests, joined and counted out of core (None: not this path)."""
+    from raydeval.engine import labels
+
+    task = get_task(task_name)
+    options = task.options(**conventions)
+    if not labels.chosen(task, gt_uri, pred_uri, settings.storage_options):
+        return None
+    try:
+        state, inputs = labels.evaluate_labels(task, options, gt_uri, pred_uri, settings.storage_options)
+    except labels.Unreadable:
+        return None
+    if settings.progress:
+        print(f"{task.name}: {state.counts['samples']:,} samples joined and counted out of core", file=sys.stderr)
+    return _Done(task, options, state, inputs, "in-process", 1, 1)
+
+
+def _sharded(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings,
+             decode_only: bool, session, analysis: Analysis, state_dir: str | None, address: str | None) -> _Done:
+    """The evaluation of the joined table's shards, in this process or on Ray."""
+    task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions, settings)
     table, analysis = prepare_analysis(task, gt, table, analysis)
     ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only, analysis)
     inputs = {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows} for name, m in (("gt", gt), ("pred", pred))}
-    address = ray_address(settings.address)
     in_process = address is None and runs_in_process(task, table, ctx)
     own_session = None if in_process or session else RaySession(address, settings.workers)
     with own_session or contextlib.nullcontext():
@@ -90,22 +151,8 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
         progress = Progress(task.name, table.num_rows, len(bounds), len(reused),
                             sum(bounds[i][1] - bounds[i][0] for i in reused)) if settings.progress else None
         state, retried = _evaluate_shards(task, table, ctx, bounds, todo, runner, progress, store, settings)
-    state = State.merged([state, *reused.values()])
-    result = _result(task, state, options, analysis, inputs)
-    result["run"] = {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
-                     "seconds": round(time.monotonic() - clock, 3), "ray": mode, "workers": workers,
-                     "shards": len(bounds), "shards_reused": len(reused), "shards_retried": retried,
-                     "device": settings.device, "versions": package_versions()}
-    if analysis.per_sample:
-        result["per_sample"] = {"uri": redact(analysis.per_sample), "rows": table.num_rows, "parts": len(bounds)}
-    if out:
-        try:
-            write_atomic(out, to_json(result), settings.storage_options)
-        except Exception as e:  # OSError locally; fsspec backends raise assorted errors
-            raise InputError(f"--out {out}: cannot write the result: {getattr(e, 'strerror', None) or e}") from None
-    if store and not settings.keep_state:
-        store.remove()
-    return result
+    return _Done(task, options, State.merged([state, *reused.values()]), inputs, mode, workers, len(bounds),
+                 len(reused), retried, table.num_rows, store, analysis)
 
 
 def _check_outputs(out: str | None, settings: RunSettings, analysis: Analysis, decode_only: bool) -> str | None:

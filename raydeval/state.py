@@ -26,17 +26,17 @@ class ScoreCounts:
         """Per-score counts of finite scores with 0/1 labels."""
         labels = np.asarray(labels, dtype=bool)
         scores = np.asarray(scores, dtype=np.float64) + 0.0  # -0.0 -> 0.0: one key per value
-        return cls._grouped(scores, labels.astype(np.int64), (~labels).astype(np.int64))
+        return cls.grouped(scores, labels.astype(np.int64), (~labels).astype(np.int64))
 
     @classmethod
-    def _grouped(cls, scores, pos, neg) -> "ScoreCounts":
+    def grouped(cls, scores, pos, neg) -> "ScoreCounts":
         unique, inverse = np.unique(scores, return_inverse=True)
         return cls(unique, _sum_by(inverse, pos, unique.size), _sum_by(inverse, neg, unique.size))
 
     @classmethod
     def merged(cls, parts: list["ScoreCounts"]) -> "ScoreCounts":
         """All parts' counts per distinct score, grouped in one pass."""
-        return cls._grouped(np.concatenate([p.scores for p in parts]),
+        return cls.grouped(np.concatenate([p.scores for p in parts]),
                             np.concatenate([p.pos for p in parts]),
                             np.concatenate([p.neg for p in parts]))
 

@@ -25,6 +25,7 @@ class AudioTask(Task):
     headline = ()  # no combined score for audio
     extras = ("f1", "precision", "recall", "auc", "ap", "eer")
     gt_columns = ("id", "label", "audio")
+    label_only = True
     default_weights = ()
     conventions = dict(COMMON_CONVENTIONS)
 

@@ -65,6 +65,7 @@ class Task:
     default_weights: tuple[Fraction, ...]
     conventions: dict[str, Convention]
     gt_columns: tuple[str, ...] = ("id", "label")  # GT columns the task reads; the others are metadata
+    label_only = False  # reads only labels and scores (no media): eligible for the out-of-core join
 
     def options(self, **given) -> dict:
         """Conventions with defaults filled in and choices checked."""
