@@ -41,6 +41,7 @@ DEFAULTS = {
     "video_frames": 96,
     "video_shape": (512, 512),
     "label_rows": (100_000, 1_000_000),
+    "scale_rows": (1_000_000, 10_000_000, 100_000_000),  # manifests at scale (fresh-process runs)
 }
 MANIFEST_VERSION = 1  # bump when the generated content changes
 
@@ -283,7 +284,8 @@ def scaled(scale: float) -> dict:
     return {**DEFAULTS,
             "image_pairs": max(1, round(DEFAULTS["image_pairs"] * scale)),
             "videos": max(1, round(DEFAULTS["videos"] * scale)),
-            "label_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["label_rows"])}
+            "label_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["label_rows"]),
+            "scale_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["scale_rows"])}
 
 
 def generate_all(root: str = DEFAULT_ROOT, sizes: dict | None = None, seed: int = 0,
@@ -297,6 +299,8 @@ def generate_all(root: str = DEFAULT_ROOT, sizes: dict | None = None, seed: int 
     small, large = sizes["label_rows"]
     out["labels_small"] = label_workload(root, small, seed)
     out["labels_large"] = label_workload(root, large, seed)
+    out["scale"] = [label_workload(root, rows, seed) if rows <= 10_000_000 else large_label_workload(root, rows)
+                    for rows in sizes.get("scale_rows", ())]
     return out
 
 

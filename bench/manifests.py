@@ -1,0 +1,110 @@
+"""(k) Manifests at scale: label-only evaluations, each in a fresh process timed from its start to
+its exit, with the process's own peak RSS (`ru_maxrss`, threads included):
+
+* raydeval (`raydeval eval openmmsec-audio`): large manifests go the out-of-core way (DuckDB);
+* the same with the out-of-core path switched off (its in-memory pyarrow join);
+* the script a user would write: pyarrow read + `Table.join` + scikit-learn f1 / roc_auc /
+  average_precision, in one process (not at 100M rows: it needs about 26 GiB).
+
+1M and 10M rows come from `bench.generate.label_workload`, 100M from `large_label_workload`
+(written in batches, on disk). Runs of one size are interleaved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from bench.common import median
+
+NEVER = str(2**62)  # RAYDEVAL_OUT_OF_CORE_BYTES that no manifest reaches
+
+
+def _child(kind: str, gt: str, pred: str) -> None:
+    """Run one variant in this (fresh) process; print its peak RSS last."""
+    if kind == "naive":
+        import pyarrow.parquet as pq
+        from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+        joined = pq.read_table(gt).join(pq.read_table(pred), "id")
+        y, s = joined.column("label").to_numpy(), joined.column("score").to_numpy()
+        print(f1_score(y, (s > 0.5).astype(int)), roc_auc_score(y, s), average_precision_score(y, s))
+    else:
+        from raydeval.cli import main
+
+        code = main(["eval", "openmmsec-audio", "--gt", gt, "--pred", pred, "--json", "--quiet"])
+        if code:
+            sys.exit(code)
+    print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+
+
+def _timed(kind: str, info: dict) -> dict:
+    env = dict(os.environ)
+    if kind == "in_memory":
+        env["RAYDEVAL_OUT_OF_CORE_BYTES"] = NEVER
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    clock = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bench.manifests", "--child", kind, info["gt"], info["pred"]],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - clock
+    if proc.returncode:
+        raise RuntimeError(f"{kind} on {info['rows']:,} rows failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    lines = proc.stdout.strip().splitlines()
+    out = {"seconds": seconds, **json.loads(lines[-1])}
+    if kind != "naive":
+        out["metrics"] = json.loads("\n".join(lines[:-1]))["metrics"]
+    return out
+
+
+def at_scale(infos: list[dict], reps: int, log=print) -> dict:
+    """Every variant on every workload; `infos` as bench.generate returns them (with `rows`)."""
+    out = {}
+    for info in infos:
+        huge = info["rows"] > 50_000_000
+        kinds = ("raydeval",) if huge else ("raydeval", "in_memory", "naive")
+        log(f"(k) {info['rows']:,} label rows: {', '.join(kinds)} x {1 if huge else reps} ...")
+        runs = {kind: [] for kind in kinds}
+        for _ in range(1 if huge else reps):
+            for kind in kinds:
+                runs[kind].append(_timed(kind, info))
+        out[str(info["rows"])] = {kind: {"seconds": [r["seconds"] for r in rs],
+                                         "peak_rss_mib": max(r["peak_rss_mib"] for r in rs),
+                                         "metrics": rs[-1].get("metrics")} for kind, rs in runs.items()}
+    return out
+
+
+def figures(k: dict) -> dict:
+    """Ratios and growth of (k)'s runs (sizes as text keys)."""
+    sizes = sorted(k, key=int)
+    f = {}
+    ten = next((s for s in sizes if "naive" in k[s] and int(s) >= 5_000_000), None)
+    one = next((s for s in sizes if int(s) < 5_000_000), None)
+    if ten:
+        f["scale_vs_naive"] = median(k[ten]["raydeval"]["seconds"]) / median(k[ten]["naive"]["seconds"])
+        f["scale_rss_gib"] = k[ten]["raydeval"]["peak_rss_mib"] / 1024
+    if ten and one:
+        f["scale_rss_growth_pct"] = 100 * (k[ten]["raydeval"]["peak_rss_mib"] / k[one]["raydeval"]["peak_rss_mib"] - 1)
+    f["scale_sizes"] = (one, ten)
+    return f
+
+
+def rows_of(k: dict) -> list[str]:
+    """The report's table of (k)."""
+    names = {"raydeval": "`raydeval eval` (out of core: DuckDB)", "in_memory": "`raydeval eval`, in-memory join "
+             "(RAYDEVAL_OUT_OF_CORE_BYTES above the manifests)", "naive": "naive script: pyarrow `Table.join` + "
+             "scikit-learn, one process"}
+    lines = ["| Label rows | Variant (fresh process, from its start) | Wall s | Peak RSS MiB |", "|---|---|---|---|"]
+    for size in sorted(k, key=int):
+        for kind, run in k[size].items():
+            seconds = run["seconds"]
+            wall = f"{median(seconds):.2f}" + (f" ({min(seconds):.2f}–{max(seconds):.2f})" if len(seconds) > 1 else "")
+            lines.append(f"| {int(size):,} | {names[kind]} | {wall} | {run['peak_rss_mib']:.0f} |")
+    return lines
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--child"]:
+    _child(*sys.argv[2:5])
