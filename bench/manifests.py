@@ -1,5 +1,5 @@
 """(k) Manifests at scale: label-only evaluations, each in a fresh process timed from its start to
-its exit, with the process's own peak RSS (`ru_maxrss`, threads included):
+its exit, with the process's own peak RSS (VmHWM, threads included):
 
 * raydeval (`raydeval eval openmmsec-audio`): large manifests go the out-of-core way (DuckDB);
 * the same with the out-of-core path switched off (its in-memory pyarrow join);
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 from bench.common import median
+from bench.memory import status_kib
 
 NEVER = str(2**62)  # RAYDEVAL_OUT_OF_CORE_BYTES that no manifest reaches
 
@@ -39,7 +39,8 @@ def _child(kind: str, gt: str, pred: str) -> None:
         code = main(["eval", "openmmsec-audio", "--gt", gt, "--pred", pred, "--json", "--quiet"])
         if code:
             sys.exit(code)
-    print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's RSS
+    print(json.dumps({"peak_rss_mib": status_kib("self", "VmHWM") / 1024}), flush=True)
 
 
 def _timed(kind: str, info: dict) -> dict:

@@ -285,7 +285,7 @@ def render(r: dict, meta: dict) -> str:
     lines += _engine_rows(r)
     if r.get("at_scale"):
         lines += ["", "### Manifests at scale", "", "(k) Label-only evaluations (audio task), each in a fresh process, "
-                  "timed from its start to its exit; peak RSS = the process's own `ru_maxrss` (DuckDB's threads "
+                  "timed from its start to its exit; peak RSS = the process's own VmHWM (DuckDB's threads "
                   "included). 1M and 10M rows: `bench.generate.label_workload` (string ids, 3-decimal scores, "
                   "predictions shuffled, Parquet); 100M: `large_label_workload` (written in batches). Candidates: "
                   "DuckDB (raydeval's out-of-core path), raydeval's in-memory pyarrow join, and pyarrow's threaded "

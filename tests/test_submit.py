@@ -130,3 +130,17 @@ def test_submit_refuses_a_credential_on_the_job_command_line(ray_head, tmp_path)
     proc = _raydeval(["submit", "--address", ray_head["address"], "--", "eval", "openmmsec-audio", "--gt", "s3://b/gt.csv",
                       "--pred", "s3://b/p.csv", "--storage-option", "secret=hunter2"], ray_head["env"])
     assert proc.returncode == 2 and "credential" in proc.stderr and "hunter2" not in proc.stderr
+
+
+def test_submit_runs_a_nightly_sweep_on_the_cluster(ray_head, tmp_path):
+    import pyarrow.dataset as ds
+
+    gt, pred, *_ = gen.image_benchmark(str(tmp_path / "data"), 84, n=8)
+    sweep = tmp_path / "nightly.toml"
+    sweep.write_text(f'[defaults]\nhistory = "{tmp_path / "history"}"\n\n[[job]]\nname = "image/team-a"\n'
+                     f'task = "openmmsec-image"\ngt = "{gt}"\npred = "{pred}"\ngroup_by = ["group"]\n')
+    proc = _raydeval(["submit", "--address", ray_head["address"], "--wait", "--", "sweep", str(sweep)], ray_head["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [row] = ds.dataset(str(tmp_path / "history"), format="parquet", partitioning="hive").to_table().to_pylist()
+    local = evaluate("openmmsec-image", gt, pred, {}, RunSettings(progress=False))
+    assert row["status"] == "ok" and json.loads(row["metrics_json"]) == local["metrics"]

@@ -434,3 +434,14 @@ def test_a_job_with_group_by_stores_the_breakdown_and_skips_when_unchanged(tmp_p
     assert sweep("sweep", path, "--quiet")[0] == 0
     rerun = [r for r in rows_of(str(tmp_path / "history")) if r["sweep_run"] != row["sweep_run"]]
     assert [r["status"] for r in rerun] == ["skipped"] and rerun[0]["breakdown"] == row["breakdown"]
+
+
+def test_a_sweep_on_a_local_ray_gives_the_same_metrics(ray_local, tmp_path):
+    jobs = benchmark(tmp_path, 78)
+    path = sweep_file(tmp_path / "jobs" / "s.toml", jobs, history=str(tmp_path / "history"))
+    assert sweep("sweep", path, "--address", "local", "--quiet")[0] == 0
+    rows = {r["job"]: r for r in rows_of(str(tmp_path / "history"))}
+    for job in jobs:
+        plain = evaluate(job["task"], os.path.join(tmp_path, "jobs", job["gt"]),
+                         os.path.join(tmp_path, "jobs", job["pred"]), {}, RunSettings(progress=False))
+        assert json.loads(rows[job["name"]]["metrics_json"]) == plain["metrics"]
