@@ -6,10 +6,12 @@ folder, so the process never holds rows in proportion to the manifests: the same
 messages as the in-memory path (the first 20 offending ids and their number), the same integer
 counts and per-score counts, hence bit-identical metrics. Beyond PARTITION_ROWS rows, both
 manifests are first written to the temporary folder as Parquet files per hash partition of the
-ids (about their own size on disk), and the joins and groupings run partition by partition. Taken for a label task without
-`--address`, breakdowns, bootstrap or per-sample rows, when the manifests together are larger
-than RAYDEVAL_OUT_OF_CORE_BYTES (default 8 MiB, about half a million rows; 0: always). A manifest DuckDB cannot read goes
-the in-memory way, which reports the problem as usual.
+ids (about their own size on disk), and the joins and groupings run partition by partition.
+
+Taken for a label task without `--address`, breakdowns, bootstrap or per-sample rows, when the
+manifests together are larger than RAYDEVAL_OUT_OF_CORE_BYTES (default 8 MiB, about half a
+million rows; 0: always). A manifest DuckDB cannot read goes the in-memory way, which reports
+the problem as usual.
 """
 
 from __future__ import annotations
@@ -63,34 +65,41 @@ def evaluate_labels(task, options: dict, gt_uri: str, pred_uri: str, storage_opt
     inputs = {side: {"uri": redact(uri), "sha256": sha256_of(uri, storage_options)}
               for side, uri in (("gt", gt_uri), ("pred", pred_uri))}
     with tempfile.TemporaryDirectory(prefix="raydeval-duckdb-") as spill:
-        con = duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
-                                     "threads": os.cpu_count() or 1})
-        # DuckDB 2.0's type pushdown turns TRY_CAST of a CSV text column into a cast that fails.
-        con.execute("SET disabled_optimizers = 'type_pushdown'")
-        try:
-            for side, uri in (("gt", gt_uri), ("pred", pred_uri)):
-                header = _csv_header(uri, storage_options)
-                _register(con, uri, storage_options)
-                con.execute(f"CREATE VIEW {side} AS SELECT * FROM {_reader(uri, header)}")
-            schemas = {side: con.sql(f"SELECT * FROM {side} LIMIT 0").to_arrow_table().schema
-                       for side in ("gt", "pred")}
-            rows = {side: con.execute(f"SELECT count(*) FROM {side}").fetchall()[0][0] for side in ("gt", "pred")}
-        except duckdb.Error as e:
-            raise Unreadable(str(e)) from None
-        for side in ("gt", "pred"):
-            inputs[side]["rows"] = rows[side]
-        partitions = -(-max(rows.values()) // PARTITION_ROWS)
-        if partitions > 1:
-            con.execute(f"SET memory_limit = '{MEMORY_MIB + PARTITION_MIB * partitions}MB'")
-            _partition(con, spill, partitions)
-        checks = _Checks(con, schemas, {"gt": gt_uri, "pred": pred_uri}, partitions, spill)
-        label_sql, pred_label_sql, score_sql = checks.run(rows)
-        joined = pa.concat_tables([_joined(con, gt, pred, label_sql, pred_label_sql, score_sql)
-                                   for gt, pred in zip(checks.parts("gt"), checks.parts("pred"))])
-        checks.join(joined, options, rows)
-        checks.problems.raise_if_any()
-        con.close()
-    return _state(joined, score_sql is not None), inputs
+        with duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
+                                    "threads": os.cpu_count() or 1}) as con:
+            joined, scored = _evaluate(con, spill, gt_uri, pred_uri, options, storage_options, inputs)
+    return _state(joined, scored), inputs
+
+
+def _evaluate(con, spill: str, gt_uri: str, pred_uri: str, options: dict, storage_options: dict,
+              inputs: dict) -> tuple[pa.Table, bool]:
+    """The joined counts (see `_joined`) and whether there are scores; fills in the row counts."""
+    import duckdb
+
+    # DuckDB 2.0's type pushdown turns TRY_CAST of a CSV text column into a cast that fails.
+    con.execute("SET disabled_optimizers = 'type_pushdown'")
+    try:
+        for side, uri in (("gt", gt_uri), ("pred", pred_uri)):
+            header = _csv_header(uri, storage_options)
+            _register(con, uri, storage_options)
+            con.execute(f"CREATE VIEW {side} AS SELECT * FROM {_reader(uri, header)}")
+        schemas = {side: con.sql(f"SELECT * FROM {side} LIMIT 0").to_arrow_table().schema for side in ("gt", "pred")}
+        rows = {side: con.execute(f"SELECT count(*) FROM {side}").fetchall()[0][0] for side in ("gt", "pred")}
+    except duckdb.Error as e:
+        raise Unreadable(str(e)) from None
+    for side in ("gt", "pred"):
+        inputs[side]["rows"] = rows[side]
+    partitions = -(-max(rows.values()) // PARTITION_ROWS)
+    if partitions > 1:
+        con.execute(f"SET memory_limit = '{MEMORY_MIB + PARTITION_MIB * partitions}MB'")
+        _partition(con, spill, partitions)
+    checks = _Checks(con, schemas, {"gt": gt_uri, "pred": pred_uri}, partitions, spill)
+    label_sql, pred_label_sql, score_sql = checks.run(rows)
+    joined = pa.concat_tables([_joined(con, gt, pred, label_sql, pred_label_sql, score_sql)
+                               for gt, pred in zip(checks.parts("gt"), checks.parts("pred"))])
+    checks.join(joined, options, rows)
+    checks.problems.raise_if_any()
+    return joined, score_sql is not None
 
 
 def _csv_header(uri: str, storage_options: dict) -> list[str] | None:
