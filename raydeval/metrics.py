@@ -236,3 +236,51 @@ def cllr(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
         terms = np.where(np.isinf(terms), x, terms)
         means.append(mean_from_units(exact_sum_units(np.repeat(terms, counts)), n))
     return float(0.5 * (means[0] + means[1]) / np.log(2))
+
+
+# --- ASVspoof 2021 min t-DCF (revised 2019 definition; REFERENCE_METRICS §4.2) -----------------
+
+def asv_error_rates(target: np.ndarray, nontarget: np.ndarray, spoof: np.ndarray) -> dict:
+    """The ASV error rates of the ASVspoof 2021 package at its ASV EER threshold.
+
+    The threshold is the package's: on the DET of targets vs non-targets (ascending stable sort,
+    targets first among ties, from the point (0, 1)), the score of the last sample taken at the
+    first point minimising |FRR - FAR| (never the point (0, 1): the next one is closer). A trial
+    is accepted iff its score >= the threshold; the rates are float64 divisions of the counts.
+    """
+    both = np.concatenate([target, nontarget])
+    order = np.argsort(both, kind="stable")
+    misses = np.cumsum(order < target.size)
+    passed = np.arange(1, order.size + 1) - misses  # non-targets at or below each point
+    frr = np.concatenate([[0.0], misses / target.size])
+    far = np.concatenate([[1.0], (nontarget.size - passed) / nontarget.size])
+    threshold = float(both[order[int(np.argmin(np.abs(frr - far))) - 1]])
+    return {"threshold": threshold,
+            "p_miss": int(np.count_nonzero(target < threshold)) / target.size,
+            "p_fa": int(np.count_nonzero(nontarget >= threshold)) / nontarget.size,
+            "p_miss_spoof": int(np.count_nonzero(spoof < threshold)) / spoof.size,
+            "p_fa_spoof": int(np.count_nonzero(spoof >= threshold)) / spoof.size}
+
+
+def tdcf_weights(p_miss_asv: float, p_fa_asv: float, p_fa_spoof_asv: float, cost: dict) -> tuple[float, float, float]:
+    """C0, C1, C2 of the t-DCF from the ASV error rates and the cost model (keys p_tar, p_non,
+    p_spoof, c_miss, c_fa, c_fa_spoof), in the package's float64 order of operations."""
+    c0 = cost["p_tar"] * cost["c_miss"] * p_miss_asv + cost["p_non"] * cost["c_fa"] * p_fa_asv
+    c1 = cost["p_tar"] * cost["c_miss"] - c0
+    c2 = cost["p_spoof"] * cost["c_fa_spoof"] * p_fa_spoof_asv
+    return c0, c1, c2
+
+
+def min_tdcf(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, c0: float, c1: float,
+             c2: float) -> float | None:
+    """The package's normalised min t-DCF: min over its CM DET points of (C0 + C1·Pmiss_cm +
+    C2·Pfa_cm) / (C0 + min(C1, C2)), in its float64 order of operations. With C1, C2 >= 0 the cost
+    rises over a score's targets and falls over its non-targets, so the points where a score's
+    samples start or end are enough. None without both classes or with fewer than 3 distinct
+    scores (the package asks for soft scores, not decisions)."""
+    n_tar, n_non = int(pos.sum()), int(neg.sum())
+    if n_tar == 0 or n_non == 0 or np.count_nonzero(pos + neg) < 3:
+        return None
+    p_miss = np.concatenate([[0.0], np.cumsum(pos) / n_tar])
+    p_fa = np.concatenate([[1.0], (n_non - np.cumsum(neg)) / n_non])
+    return float(np.min((c0 + c1 * p_miss + c2 * p_fa) / (c0 + min(c1, c2))))

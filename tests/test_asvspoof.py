@@ -15,6 +15,7 @@ from raydeval import metrics
 from raydeval.cli import main
 from raydeval.demo import write_manifest
 from raydeval.state import ScoreCounts
+from raydeval.tasks import asvspoof
 from tests import invariance, oracle
 
 P_SPOOF, C_MISS, C_FA = 0.05, 1, 10
@@ -144,3 +145,168 @@ def test_bad_input_exits_2(tmp_path, capsys, case, needle):
     assert rc == 2 and needle in err and "Traceback" not in err
     if case == "nan":
         assert "column `score`" in err and "scores.jsonl" in err
+
+
+# --- ASVspoof 2021 min t-DCF with ASV scores (REFERENCE_METRICS §4.2) -----------------------------
+
+COST_2021 = {"Pspoof": 0.05, "Ptar": (1 - 0.05) * 0.99, "Pnon": (1 - 0.05) * 0.01, "Cmiss": 1, "Cfa": 10,
+             "Cfa_spoof": 10}
+
+
+def ref_asv_rates(tar, non, spoof):
+    """`obtain_asv_error_rates` at the threshold of `compute_eer` (the 2021 package's wrapper)."""
+    _, threshold = oracle.compute_eer(tar, non)
+    return (threshold, sum(non >= threshold) / non.size, sum(tar < threshold) / tar.size,
+            np.sum(spoof < threshold) / spoof.size, np.sum(spoof >= threshold) / spoof.size)
+
+
+def ref_min_tdcf(bona, spoof, p_fa_asv, p_miss_asv, p_fa_spoof_asv, cost=COST_2021):
+    """min of `compute_tDCF`'s normalised curve (None where the package stops: < 3 distinct scores)."""
+    if np.unique(np.concatenate((bona, spoof))).size < 3:
+        return None
+    p_miss_cm, p_fa_cm, _ = oracle.compute_det_curve(bona, spoof)
+    c0 = cost["Ptar"] * cost["Cmiss"] * p_miss_asv + cost["Pnon"] * cost["Cfa"] * p_fa_asv
+    c1 = cost["Ptar"] * cost["Cmiss"] - (cost["Ptar"] * cost["Cmiss"] * p_miss_asv + cost["Pnon"] * cost["Cfa"] * p_fa_asv)
+    c2 = cost["Pspoof"] * cost["Cfa_spoof"] * p_fa_spoof_asv
+    tdcf_norm = (c0 + c1 * p_miss_cm + c2 * p_fa_cm) / (c0 + np.minimum(c1, c2))
+    return float(tdcf_norm[tdcf_norm.argmin()])
+
+
+asv_lists = st.lists(tied | untied, min_size=1, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=cases, tar=asv_lists, non=asv_lists, spoof=asv_lists)
+def test_min_tdcf_equals_the_package(pairs, tar, non, spoof):
+    tar, non, spoof = (np.array(v, dtype=np.float64) for v in (tar, non, spoof))
+    threshold, p_fa, p_miss, p_miss_spoof, p_fa_spoof = ref_asv_rates(tar, non, spoof)
+    rates = metrics.asv_error_rates(tar, non, spoof)
+    assert rates == {"threshold": threshold, "p_miss": p_miss, "p_fa": p_fa, "p_miss_spoof": p_miss_spoof,
+                     "p_fa_spoof": p_fa_spoof}
+    c0, c1, c2 = metrics.tdcf_weights(p_miss, p_fa, p_fa_spoof, asvspoof.COST_MODEL_2021)
+    if c1 < 0:  # an ASV system worse than chance: the package stops, prepare reports it
+        return
+    bona = np.array([s for is_spoof, s in pairs if not is_spoof])
+    cm_spoof = np.array([s for is_spoof, s in pairs if is_spoof])
+    sc = ScoreCounts.of([s for _, s in pairs], [not is_spoof for is_spoof, _ in pairs])
+    got = metrics.min_tdcf(sc.scores, sc.pos, sc.neg, c0, c1, c2)
+    if not bona.size or not cm_spoof.size:
+        assert got is None
+        return
+    assert got == ref_min_tdcf(bona, cm_spoof, p_fa, p_miss, p_fa_spoof)
+
+
+def _asv(tmp_path, seed=4, n=60, name="asv.jsonl", tied_scores=True, ids=True):
+    """An ASV score manifest: targets high, non-targets low, spoofs in between."""
+    rng = np.random.default_rng(seed)
+    key = rng.choice(["target", "nontarget", "spoof"], n, p=[0.5, 0.2, 0.3])
+    score = rng.normal(np.select([key == "target", key == "nontarget"], [3.0, -3.0], 0.5), 2.0)
+    score = np.round(score) if tied_scores else score
+    rows = [{"key": str(k), "score": float(s)} | ({"id": f"A{i:03d}"} if ids else {}) for i, (k, s) in
+            enumerate(zip(key, score))]
+    write_manifest(tmp_path / name, rows)
+    return str(tmp_path / name), key, score
+
+
+@pytest.mark.parametrize("tied_scores", [True, False])
+def test_cli_min_tdcf_and_its_conventions(tmp_path, capsys, tied_scores):
+    gt, pred, labels, scores = _bench(tmp_path, tied_scores=tied_scores)
+    asv, key, asv_score = _asv(tmp_path, tied_scores=tied_scores)
+    assert main(["eval", "asvspoof", "--gt", gt, "--pred", pred, "--asv-scores", asv, "--json", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    threshold, p_fa, p_miss, p_miss_spoof, p_fa_spoof = ref_asv_rates(*(asv_score[key == k] for k in asvspoof.ASV_KEYS))
+    bona, spoof = scores[labels == 0], scores[labels == 1]
+    assert result["metrics"]["min_tdcf"] == ref_min_tdcf(bona, spoof, p_fa, p_miss, p_fa_spoof)
+    assert result["metrics"]["min_dcf"] == ref_min_dcf(bona.tolist(), spoof.tolist())
+    tdcf = result["conventions"]["tdcf"]
+    assert tdcf["cost_model"] == {"p_spoof": 0.05, "p_tar": 0.95 * 0.99, "p_non": 0.95 * 0.01, "c_miss": 1,
+                                  "c_fa": 10, "c_fa_spoof": 10}
+    assert tdcf["asv"] | {"threshold": threshold, "p_miss": p_miss, "p_fa": p_fa, "p_miss_spoof": p_miss_spoof,
+                          "p_fa_spoof": p_fa_spoof, "targets": int((key == "target").sum())} == tdcf["asv"]
+    assert len(tdcf["asv"]["sha256"]) == 64 and result["conventions"]["asv_scores"] == asv
+    assert main(["eval", "asvspoof", "--gt", gt, "--pred", pred, "--json", "--quiet"]) == 0
+    without = json.loads(capsys.readouterr().out)
+    assert "min_tdcf" not in without["metrics"] and "tdcf" not in without["conventions"]
+    assert without["conventions"]["asv_scores"] is None and without["notes"] == []
+
+
+def test_min_tdcf_needs_soft_scores(tmp_path, capsys):
+    write_manifest(tmp_path / "key.csv", [{"id": f"T{i}", "label": i % 2} for i in range(6)])
+    write_manifest(tmp_path / "scores.csv", [{"id": f"T{i}", "score": float(i % 2)} for i in range(6)])
+    asv, *_ = _asv(tmp_path)
+    assert main(["eval", "asvspoof", "--gt", str(tmp_path / "key.csv"), "--pred", str(tmp_path / "scores.csv"),
+                 "--asv-scores", asv, "--json", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["metrics"]["min_tdcf"] is None and result["metrics"]["min_dcf"] is not None
+    assert result["notes"] == ["min_tdcf: undefined with fewer than 3 distinct scores (soft scores, not decisions)"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_min_tdcf_any_partition_any_order(bench, tmp_path_factory, data):
+    asv, *_ = _asv(tmp_path_factory.mktemp("asv"))
+    task, table, ctx = invariance.prepared("asvspoof", bench[0], bench[1], {"asv_scores": asv})
+    invariance.check_any_partition(task, table, ctx, data)
+    whole = invariance.state_of(task, table, ctx, [])
+    ones = invariance.state_of(task, table, ctx, list(range(1, table.num_rows)))  # shards of one sample
+    assert task.finalize(ones, ctx.options) == task.finalize(whole, ctx.options)
+    assert task.finalize(whole, ctx.options)[0]["min_tdcf"] is not None
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("no_key_column", "missing column(s) `key`"),
+    ("bad_key", "column `key`: expected target, nontarget, spoof — 1 id(s): A002"),
+    ("numeric_key", "column `key`: expected target, nontarget, spoof, got int64"),
+    ("nan", "column `score`: expected a finite number (NaN, inf or empty) — 1 id(s): row 4"),
+    ("no_target", "column `key`: no `target` trial"),
+    ("no_nontarget", "column `key`: no `nontarget` trial"),
+    ("no_spoof", "column `key`: no `spoof` trial"),
+    ("worse_than_chance", "negative t-DCF weight C1"),
+    ("absent", "cannot read manifest"),
+    ("other_task", "unknown option(s) asv_scores")])
+def test_bad_asv_scores_exit_2(tmp_path, capsys, case, needle):
+    gt, pred, *_ = _bench(tmp_path, n=8)
+    rows = [{"id": f"A{i:03d}", "key": k, "score": float(i)} for i, k in
+            enumerate(["nontarget", "spoof", "target", "target", "nontarget", "spoof"])]
+    task = "asvspoof"
+    if case == "no_key_column":
+        rows = [{"id": r["id"], "score": r["score"]} for r in rows]
+    elif case == "bad_key":
+        rows[2]["key"] = "bonafide"
+    elif case == "numeric_key":
+        rows = [r | {"key": i % 3} for i, r in enumerate(rows)]
+    elif case == "nan":
+        rows = [{"key": r["key"], "score": r["score"]} for r in rows]
+        rows[3]["score"] = float("nan")
+    elif case.startswith("no_"):
+        rows = [r for r in rows if r["key"] != case[3:]]
+    elif case == "worse_than_chance":  # targets below every non-target: the ASV EER is 1
+        rows = [{"key": "target", "score": float(i)} for i in range(10)] + [
+            {"key": "nontarget", "score": 100.0}, {"key": "spoof", "score": 0.0}]
+    elif case == "other_task":
+        task = "detection"
+    asv = tmp_path / "asv.jsonl"
+    if case != "absent":
+        write_manifest(asv, rows)
+    rc = main(["eval", task, "--gt", gt, "--pred", pred, "--asv-scores", str(asv), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err
+    if case not in ("other_task",):
+        assert "asv.jsonl" in err
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_min_tdcf_large_random_cases(seed):
+    rng = np.random.default_rng(seed)
+    quantum = [0.0, 0.1, 1.0][seed % 3]  # 0: untied
+
+    def draw(mean, n):
+        x = rng.normal(mean, 1.5, n)
+        return np.round(x / quantum) * quantum if quantum else x
+    tar, non, spoof = draw(2.0, 3000), draw(-2.0, 500), draw(0.5, 2000)
+    threshold, p_fa, p_miss, p_miss_spoof, p_fa_spoof = ref_asv_rates(tar, non, spoof)
+    assert metrics.asv_error_rates(tar, non, spoof)["threshold"] == threshold
+    bona, cm_spoof = draw(1.0, 4000), draw(-1.0, 6000)
+    sc = ScoreCounts.of(np.concatenate([bona, cm_spoof]), np.arange(10000) < 4000)
+    c012 = metrics.tdcf_weights(p_miss, p_fa, p_fa_spoof, asvspoof.COST_MODEL_2021)
+    assert metrics.min_tdcf(sc.scores, sc.pos, sc.neg, *c012) == ref_min_tdcf(bona, cm_spoof, p_fa, p_miss, p_fa_spoof)

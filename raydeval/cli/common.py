@@ -58,6 +58,7 @@ def add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video-id", help="detection task: GT column naming each frame's video (score videos)")
     p.add_argument("--aggregate", choices=("mean", "max"), help="detection task: a video's score from its frames")
     p.add_argument("--protocol", choices=("av1m", "activitynet"), help="temporal-localization: AP/AR definition")
+    p.add_argument("--asv-scores", metavar="URI", help="asvspoof task: ASV score manifest (key, score), adds min_tdcf")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -70,7 +71,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 def conventions(args) -> dict:
     names = ("missing", "weights", "authentic_policy", "real_video_policy", "resize_pred", "eer", "max_pixels",
-             "video_id", "aggregate", "protocol")
+             "video_id", "aggregate", "protocol", "asv_scores")
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
