@@ -69,10 +69,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
+CONVENTIONS = ("missing", "weights", "authentic_policy", "real_video_policy", "resize_pred", "eer", "max_pixels",
+               "video_id", "aggregate", "protocol", "asv_scores")  # the options that are task conventions
+
+
 def conventions(args) -> dict:
-    names = ("missing", "weights", "authentic_policy", "real_video_policy", "resize_pred", "eer", "max_pixels",
-             "video_id", "aggregate", "protocol", "asv_scores")
-    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    return {n: getattr(args, n) for n in CONVENTIONS if getattr(args, n) is not None}
 
 
 def settings(args):

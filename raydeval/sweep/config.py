@@ -19,6 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from raydeval.cli.common import CONVENTIONS as CONVENTION_KEYS  # what a job's `conventions` may hold
 from raydeval.errors import InputError
 from raydeval.sweep.compare import is_number
 
@@ -26,7 +27,6 @@ JOB_KEYS = ("name", "task", "gt", "pred", "conventions", "group_by", "tolerance"
 REQUIRED = ("name", "task", "gt", "pred")
 DEFAULT_KEYS = (*JOB_KEYS[1:], "history", "history_storage_options")  # every job key but `name`
 MERGED_TABLES = ("conventions", "storage_options", "tolerance")  # merged key by key with [defaults]
-CONVENTION_KEYS = ("missing", "weights", "authentic_policy", "real_video_policy", "resize_pred", "eer", "max_pixels")
 CREDENTIAL = re.compile(r"secret|token|passw|credential|connection_string|(^|[_-])key([_-]|$)|key$", re.IGNORECASE)
 
 
