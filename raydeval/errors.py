@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 MAX_IDS_SHOWN = 20
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message (its type where it has none)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 class InputError(Exception):
     """Bad input or bad usage: the message is shown as is, the process exits with 2."""
 

@@ -81,13 +81,12 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     settings, analysis = settings or RunSettings(), Analysis() if analysis is None else analysis
     started, clock = datetime.now(timezone.utc), time.monotonic()
     state_dir = _check_outputs(out, settings, analysis, decode_only)
-    address = ray_address(settings.address)
     done = None
-    if address is None and not analysis and not decode_only:
+    if settings.address is None and not analysis and not decode_only:
         done = _out_of_core(task_name, gt_uri, pred_uri, conventions or {}, settings)
     if done is None:
         done = _sharded(task_name, gt_uri, pred_uri, conventions or {}, settings, decode_only, session, analysis,
-                        state_dir, address)
+                        state_dir)
     result = _result(done.task, done.state, done.options, done.analysis, done.inputs)
     result["run"] = {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
                      "seconds": round(time.monotonic() - clock, 3), "ray": done.mode, "workers": done.workers,
@@ -123,14 +122,15 @@ def _out_of_core(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, 
 
 
 def _sharded(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings,
-             decode_only: bool, session, analysis: Analysis, state_dir: str | None, address: str | None) -> _Done:
-    """The evaluation of the joined table's shards, in this process or on Ray."""
+             decode_only: bool, session, analysis: Analysis, state_dir: str | None) -> _Done:
+    """The evaluation of the joined table's shards: in this process when the job is small and no
+    --address is given, else on Ray (--address, else RAY_ADDRESS, else an embedded Ray)."""
     task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions, settings)
     table, analysis = prepare_analysis(task, gt, table, analysis)
     ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only, analysis)
     inputs = {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows} for name, m in (("gt", gt), ("pred", pred))}
-    in_process = address is None and runs_in_process(task, table, ctx)
-    own_session = None if in_process or session else RaySession(address, settings.workers)
+    in_process = settings.address is None and runs_in_process(task, table, ctx)
+    own_session = None if in_process or session else RaySession(ray_address(settings.address), settings.workers)
     with own_session or contextlib.nullcontext():
         if in_process:
             mode, workers, runner = "in-process", 1, in_process_runner(task.name, ctx)
@@ -150,6 +150,8 @@ def _sharded(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, sett
         todo = [i for i in range(len(bounds)) if i not in reused]
         progress = Progress(task.name, table.num_rows, len(bounds), len(reused),
                             sum(bounds[i][1] - bounds[i][0] for i in reused)) if settings.progress else None
+        if progress and not todo:
+            print(f"{task.name}: all {len(bounds)} shards reused from {state_dir}", file=sys.stderr)
         state, retried = _evaluate_shards(task, table, ctx, bounds, todo, runner, progress, store, settings)
     return _Done(task, options, State.merged([state, *reused.values()]), inputs, mode, workers, len(bounds),
                  len(reused), retried, table.num_rows, store, analysis)
@@ -177,9 +179,12 @@ def _evaluate_shards(task, table, ctx: Context, bounds, todo, runner, progress, 
         try:
             state, problems, retried = evaluate_shards(task.name, table, ctx, bounds, todo, runner, progress,
                                                        store.save if store else None)
-        finally:
+        except BaseException:
             if store:
-                store.flush()
+                store.flush(quietly=True)  # keep what finished; this failure is the one to report
+            raise
+        if store:
+            store.flush()
         problems.raise_if_any()
     except InputError:
         if ctx.analysis.per_sample and not settings.keep_state:
@@ -209,7 +214,7 @@ def _result(task, state: State, options: dict, analysis: Analysis, inputs: dict)
         result["intervals"], more = intervals(task, state.replicates, options, analysis)
         notes += more
     result.update(notes=notes, conventions={**options, **analysis.conventions()}, inputs=inputs)
-    summary = score_summary(state.scores)
+    summary = score_summary(state.scores) if task.score_curves else None
     if summary:
         result["scores"] = summary
     return result
@@ -227,4 +232,6 @@ def _ray_runner(session: RaySession, task_name: str, ctx: Context, settings: Run
     gpus = float(resources.get("GPU", 0))
     if settings.device == "gpu" and not gpus:
         raise InputError("--device gpu: the Ray cluster has no GPU (use --device auto to fall back to NumPy)")
-    return mode, workers, ray_runner(task_name, ctx, workers, gpus / workers if settings.device == "gpu" else 0.0)
+    # shards get a share of the GPUs (Ray hides GPUs from tasks that reserve none)
+    share = gpus / workers if settings.device in ("gpu", "auto") and gpus else 0.0
+    return mode, workers, ray_runner(task_name, ctx, workers, share)

@@ -53,8 +53,12 @@ def exact_weighted_sums(values, weights: np.ndarray) -> list[int]:
     totals = [0] * weights.shape[0]
     if not a.size:
         return totals
-    if int(weights.sum(axis=1).max(initial=0)) >= _HALF:
-        raise ValueError("weights too large for exact float64 sums")
+    if a.size == 1:
+        return [int(w) * exact_sum_units(a) for w in weights[:, 0].tolist()]
+    if int(weights.sum(axis=1).max(initial=0)) >= _HALF:  # too many values at once: sum them in halves
+        half = a.size // 2
+        return [x + y for x, y in zip(exact_weighted_sums(a[:half], weights[:, :half]),
+                                      exact_weighted_sums(a[half:], weights[:, half:]))]
     mantissa, exponent = np.frexp(a)
     mant = (mantissa * (1 << 53)).astype(np.int64)
     bins = (exponent + _EXP_OFFSET).astype(np.int64)

@@ -17,10 +17,10 @@ import shlex
 import sys
 import time
 
-from raydeval.errors import InputError
+from raydeval.errors import InputError, first_line
 
 COMMANDS = ("eval", "validate", "sweep")
-SECRET_KEYS = re.compile(r"(^|_)(key|secret|token|password|passwd|credential|credentials)s?$", re.IGNORECASE)
+SECRET_KEYS = re.compile(r"key|secret|token|passw|credential|connection_string|sas|signature", re.IGNORECASE)
 POLL_SECONDS = 1.0
 
 
@@ -45,31 +45,26 @@ def connect(address: str):
     try:
         return JobSubmissionClient(address)
     except Exception as e:  # connection, HTTP, authentication and version errors of assorted types
-        raise InputError(f"cannot use the Ray head at {address}: {_first_line(e)}") from None
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+        raise InputError(f"cannot use the Ray head at {address}: {first_line(e)}") from None
 
 
 def check_command(argv: list[str]) -> None:
     """A raydeval command that can run as a job: known, parseable here, and carrying no
     credential (a job's entrypoint is visible to everyone who lists the cluster's jobs)."""
     from raydeval.cli import build_parser
+    from raydeval.io.result import redact
 
     if not argv or argv[0] not in COMMANDS:
         raise InputError(f"submit runs one of: {', '.join(COMMANDS)} (e.g. raydeval submit --address URL -- "
                          f"eval TASK --gt ... --pred ... --out s3://...), got {' '.join(argv) or 'nothing'}")
-    build_parser().parse_args(argv)  # usage errors now, not on the cluster
-    for i, arg in enumerate(argv):
-        option = argv[i + 1] if arg == "--storage-option" and i + 1 < len(argv) else \
-            arg.split("=", 1)[1] if arg.startswith("--storage-option=") else None
-        if option and SECRET_KEYS.search(option.split("=", 1)[0]):
-            raise InputError(f"--storage-option {option.split('=', 1)[0]}=…: a credential in a job's command "
-                             "line is visible to anyone who lists the cluster's jobs; give the cluster its "
-                             "credentials through its environment instead (AWS_ACCESS_KEY_ID, "
-                             "AWS_SECRET_ACCESS_KEY on the nodes, a Kubernetes Secret)")
+    args = build_parser().parse_args(argv)  # usage errors now, not on the cluster (and abbreviations resolved)
+    secret = [key for key, _ in getattr(args, "storage_option", []) if SECRET_KEYS.search(key)]
+    secret += [value for value in argv if "://" in value and redact(value) != value]  # user:password@host
+    if secret:
+        raise InputError(f"{secret[0].split('://')[0] + '://…' if '://' in secret[0] else secret[0] + '=…'}: "
+                         "a credential in a job's command line is visible to anyone who lists the cluster's "
+                         "jobs; give the cluster its credentials through its environment instead "
+                         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY on the nodes, a Kubernetes Secret)")
 
 
 def runtime_env() -> dict:
@@ -81,12 +76,11 @@ def runtime_env() -> dict:
 
 
 def submit(client, argv: list[str]) -> str:
-    """Submit `python -m raydeval ARGV` as a job; its submission id."""
-    check_command(argv)
+    """Submit `python -m raydeval ARGV` (checked by `check_command`) as a job; its submission id."""
     try:
         return client.submit_job(entrypoint=f"python -m raydeval {shlex.join(argv)}", runtime_env=runtime_env())
     except Exception as e:  # HTTP and runtime-env errors of assorted types
-        raise InputError(f"the Ray head refused the job: {_first_line(e)}") from None
+        raise InputError(f"the Ray head refused the job: {first_line(e)}") from None
 
 
 def exit_status(info) -> int:
@@ -106,7 +100,7 @@ def follow(client, job_id: str, stream: bool = True) -> int:
         try:
             asyncio.run(_stream(client, job_id))
         except Exception as e:  # the log stream broke off: keep waiting by polling
-            print(f"raydeval: log stream of {job_id} ended ({_first_line(e)}); waiting for the job",
+            print(f"raydeval: log stream of {job_id} ended ({first_line(e)}); waiting for the job",
                   file=sys.stderr)
     while not client.get_job_status(job_id).is_terminal():
         time.sleep(POLL_SECONDS)

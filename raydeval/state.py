@@ -196,9 +196,13 @@ def _int_text(value: int) -> str:
     return f"{value >> shift}<<{shift}"
 
 
+MAX_SHIFT = 1 << 12  # exact sums are multiples of 2**-1074 of sums of values below 2**1024
+
+
 def _text_int(text: str) -> int:
     mantissa, _, shift = text.partition("<<")
-    if not (mantissa.lstrip("-").isdigit() and (not shift or shift.isdigit())):
+    if not (mantissa.lstrip("-").isdigit() and len(mantissa) < 400 and (not shift or shift.isdigit())
+            and int(shift or 0) <= MAX_SHIFT):
         raise ValueError(f"not an exact sum: {text[:40]!r}")
     return int(mantissa) << int(shift or 0)
 

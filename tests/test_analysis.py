@@ -292,3 +292,12 @@ def test_score_summary_is_bounded_and_exact_at_its_points(tmp_path):
     neg = np.cumsum(summary["neg"][::-1])[::-1] / (1 - labels).sum()
     for s, tp_rate, fp_rate in zip(summary["score"], pos, neg):
         assert at[s] == pytest.approx((fp_rate, tp_rate), abs=1e-12)
+
+
+def test_a_killed_part_write_does_not_block_the_next_run(benches, tmp_path):
+    gt, pred, *_ = benches["openmmsec-audio"]
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    (folder / ".raydeval-0123abcd.tmp").write_bytes(b"half a part")
+    evaluate("openmmsec-audio", gt, pred, {}, QUIET, analysis=Analysis(per_sample=str(folder)))
+    assert all(n.startswith("part-") for n in os.listdir(folder))

@@ -179,3 +179,21 @@ def test_closed_stdout_pipe_is_not_an_error():
     stderr = proc.stderr.read().decode()
     assert proc.wait(60) == 0, stderr
     assert "Traceback" not in stderr and "internal error" not in stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["--storage-opt", "secret=hunter2"],  # an abbreviation argparse accepts
+    ["--storage-option", "account_key=hunter2"],
+    ["--storage-option", "connection_string=hunter2"],
+])
+def test_submit_refuses_credentials_before_reaching_a_head(argv, capsys):
+    assert main(["submit", "--address", "http://127.0.0.1:9", "--", "eval", "openmmsec-audio", "--gt",
+                 "s3://b/gt.csv", "--pred", "s3://b/pred.csv", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "credential" in err and "hunter2" not in err and "cannot use the Ray head" not in err
+
+
+def test_submit_refuses_a_password_in_a_url(capsys):
+    assert main(["submit", "--address", "http://127.0.0.1:9", "--", "eval", "openmmsec-audio", "--gt",
+                 "https://me:hunter2@host/gt.csv", "--pred", "s3://b/pred.csv"]) == 2
+    assert "credential" in capsys.readouterr().err

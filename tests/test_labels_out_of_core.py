@@ -148,3 +148,14 @@ def test_large_label_manifests_take_the_out_of_core_path_by_size(tmp_path, capsy
     assert main(argv) == 0 and "out of core" not in capsys.readouterr().err
     monkeypatch.setenv("RAYDEVAL_OUT_OF_CORE_BYTES", "0")
     assert main(argv + ["--bootstrap", "10"]) == 0 and "out of core" not in capsys.readouterr().err
+
+
+def test_names_duckdb_would_glob_take_the_in_memory_path(tmp_path, capsys, monkeypatch):
+    gt, pred, *_ = gen.audio_benchmark(str(tmp_path), 7, n=12, gt_format="csv", pred_format="parquet")
+    odd = os.path.join(os.path.dirname(gt), "gt[1].csv")
+    os.rename(gt, odd)
+    write_manifest(os.path.join(os.path.dirname(gt), "gt1.csv"), [{"id": "x", "label": 1}])  # what a glob would read
+    (code, out, _), (forced_code, forced_out, _) = _both(["eval", AUDIO, "--gt", odd, "--pred", pred, "--json"],
+                                                         capsys, monkeypatch)
+    assert code == forced_code == 0 and json.loads(out)["counts"] == json.loads(forced_out)["counts"]
+    assert json.loads(forced_out)["counts"]["samples"] == 12

@@ -118,3 +118,23 @@ def test_joins_a_multi_node_cluster(tmp_path, ray_temp):
     assert clustered["run"]["ray"] == address and clustered["run"]["workers"] == 2
     local = evaluate("openmmsec-image", gt, pred, {}, RunSettings(workers=1, shard_size=10, progress=False))
     assert clustered["metrics"] == local["metrics"] and clustered["counts"] == local["counts"]
+
+
+def test_large_label_manifests_on_s3_are_joined_out_of_core(tmp_path, s3_endpoint, monkeypatch, capsys):
+    """Both manifests on the same store (one filesystem registered with DuckDB) give the local result."""
+    import s3fs
+    from raydeval.cli import main
+
+    fs = s3fs.S3FileSystem(**s3_endpoint)
+    fs.mkdir("labels")
+    gt, pred, *_ = gen.audio_benchmark(str(tmp_path), 404, n=50, gt_format="parquet", pred_format="csv")
+    fs.put_file(gt, "labels/gt.parquet")
+    fs.put_file(pred, "labels/pred.csv")
+    options = [arg for key, value in s3_endpoint.items() for arg in ("--storage-option", f"{key}={value}")]
+    monkeypatch.setenv("RAYDEVAL_OUT_OF_CORE_BYTES", "0")
+    assert main(["eval", "openmmsec-audio", "--gt", "s3://labels/gt.parquet", "--pred", "s3://labels/pred.csv",
+                 "--json", *options]) == 0
+    out = capsys.readouterr()
+    assert "joined and counted out of core" in out.err
+    remote, local = json.loads(out.out), evaluate("openmmsec-audio", gt, pred, {}, RunSettings(progress=False))
+    assert remote["metrics"] == local["metrics"] and remote["counts"] == local["counts"]

@@ -170,3 +170,26 @@ def test_out_to_a_place_raydeval_cannot_write_is_refused_first(images, capsys, w
     gt, pred, _ = images
     assert main(["eval", "openmmsec-image", "--gt", gt, "--pred", pred, "--out", where]) == 2
     assert "cannot write to" in capsys.readouterr().err
+
+
+def test_resume_with_a_gt_of_another_size_is_refused_and_keeps_the_states(images, tmp_path, capsys):
+    import pyarrow.parquet as pq
+    gt, pred, _ = images
+    out = tmp_path / "r.json"
+    _kept_run(images, out)
+    smaller = tmp_path / "gt-smaller.parquet"
+    table = pq.read_table(gt)
+    pq.write_table(table.slice(0, table.num_rows - 2), smaller)
+    assert main(["eval", "openmmsec-image", "--gt", str(smaller), "--pred", pred, "--out", str(out), "--resume",
+                 "--missing", "error", "--quiet"]) == 2
+    assert "gt manifest content" in capsys.readouterr().err and len(_shard_files(out)) == 12
+
+
+def test_local_writes_make_ordinary_files(tmp_path):
+    from raydeval.io.fs import write_atomic
+    old = os.umask(0o027)
+    try:
+        write_atomic(str(tmp_path / "a.json"), b"{}")
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "a.json").st_mode & 0o777) == 0o640 and os.listdir(tmp_path) == ["a.json"]

@@ -80,7 +80,8 @@ def test_submit_wait_runs_the_eval_on_the_cluster(ray_head, tmp_path):
     gt, pred, *_ = gen.image_benchmark(str(tmp_path), 81, n=10)
     out = tmp_path / "cluster.json"
     proc = _raydeval(["submit", "--address", ray_head["address"], "--wait", "--", "eval", "openmmsec-image",
-                      "--gt", gt, "--pred", pred, "--out", str(out), "--shard-size", "3"], ray_head["env"])
+                      "--gt", gt, "--pred", pred, "--out", str(out), "--shard-size", "3", "--address", "auto"],
+                     ray_head["env"])
     assert proc.returncode == 0, proc.stderr
     assert "macro_f1" in proc.stdout and "SUCCEEDED" in proc.stderr
     remote = json.loads(out.read_text())

@@ -49,7 +49,9 @@ class Analysis:
 
     def ledger(self) -> dict:
         """What a resumed run must share with the run it resumes."""
-        return {**self.conventions(), "per_sample": self.per_sample}
+        from raydeval.io.result import redact
+
+        return {**self.conventions(), "per_sample": redact(self.per_sample) if self.per_sample else None}
 
 
 def check(analysis: Analysis) -> None:
@@ -58,8 +60,8 @@ def check(analysis: Analysis) -> None:
         raise InputError("--shared-negatives needs --group-by (it scores each group's fakes with all reals)")
     if analysis.bootstrap and analysis.bootstrap < 2:
         raise InputError("--bootstrap needs at least 2 replicates")
-    if analysis.seed < 0 or analysis.bootstrap < 0:
-        raise InputError("--bootstrap and --seed must not be negative")
+    if analysis.seed < 0 or analysis.bootstrap < 0 or analysis.seed >= 2**64:
+        raise InputError("--bootstrap must not be negative, --seed must be in [0, 2^64)")
     if len(set(analysis.group_by)) != len(analysis.group_by):
         raise InputError(f"--group-by names a column twice: {', '.join(analysis.group_by)}")
 

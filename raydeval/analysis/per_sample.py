@@ -52,6 +52,9 @@ def prepare_folder(uri: str, keep: set[str], storage_options: dict) -> None:
             filesystem.makedirs(path, exist_ok=True)
         return
     names = [p.rstrip("/").rsplit("/", 1)[-1] for p in filesystem.ls(path, detail=False)]
+    for name in [n for n in names if n.startswith(fs.TEMP_PREFIX)]:  # left by a write that was killed
+        filesystem.rm(f"{path}/{name}")
+        names.remove(name)
     foreign = [n for n in names if not (n.startswith("part-") and n.endswith(".parquet"))]
     if foreign:
         raise InputError(f"--per-sample {uri} holds other files ({', '.join(sorted(foreign)[:5])}): "

@@ -45,9 +45,9 @@ def run(args) -> int:
 
 
 def _info(client, job: str):
-    from raydeval.errors import InputError
+    from raydeval.errors import InputError, first_line
 
     try:
         return client.get_job_info(job)
     except Exception as e:  # the SDK raises RuntimeError for an unknown id
-        raise InputError(f"no job {job} on this cluster ({str(e).strip().splitlines()[0] if str(e).strip() else e})") from None
+        raise InputError(f"no job {job} on this cluster ({first_line(e)})") from None

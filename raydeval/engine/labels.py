@@ -47,8 +47,8 @@ def threshold() -> int:
 
 def chosen(task, gt_uri: str, pred_uri: str, storage_options: dict) -> bool:
     """Whether this label job's manifests are large enough for the out-of-core path."""
-    if not task.label_only or any("::" in uri for uri in (gt_uri, pred_uri)):
-        return False
+    if not task.label_only or any("::" in uri or any(c in uri for c in "*?[{") for uri in (gt_uri, pred_uri)):
+        return False  # archives, and names DuckDB would read as glob patterns
     try:
         formats = [split_format(uri) for uri in (gt_uri, pred_uri)]
     except InputError:  # the in-memory path reports it
@@ -67,26 +67,29 @@ def evaluate_labels(task, options: dict, gt_uri: str, pred_uri: str, storage_opt
     with tempfile.TemporaryDirectory(prefix="raydeval-duckdb-") as spill:
         with duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
                                     "threads": os.cpu_count() or 1}) as con:
-            joined, scored = _evaluate(con, spill, gt_uri, pred_uri, options, storage_options, inputs)
+            try:
+                joined, scored = _evaluate(con, spill, gt_uri, pred_uri, options, storage_options, inputs)
+            except duckdb.OutOfMemoryException:
+                raise
+            except duckdb.Error as e:  # a value DuckDB cannot convert (say, text in a JSON number column)
+                raise Unreadable(str(e)) from None
     return _state(joined, scored), inputs
 
 
 def _evaluate(con, spill: str, gt_uri: str, pred_uri: str, options: dict, storage_options: dict,
               inputs: dict) -> tuple[pa.Table, bool]:
     """The joined counts (see `_joined`) and whether there are scores; fills in the row counts."""
-    import duckdb
-
     # DuckDB 2.0's type pushdown turns TRY_CAST of a CSV text column into a cast that fails.
     con.execute("SET disabled_optimizers = 'type_pushdown'")
-    try:
-        for side, uri in (("gt", gt_uri), ("pred", pred_uri)):
-            header = _csv_header(uri, storage_options)
-            _register(con, uri, storage_options)
-            con.execute(f"CREATE VIEW {side} AS SELECT * FROM {_reader(uri, header)}")
-        schemas = {side: con.sql(f"SELECT * FROM {side} LIMIT 0").to_arrow_table().schema for side in ("gt", "pred")}
-        rows = {side: con.execute(f"SELECT count(*) FROM {side}").fetchall()[0][0] for side in ("gt", "pred")}
-    except duckdb.Error as e:
-        raise Unreadable(str(e)) from None
+    registered = set()
+    for side, uri in (("gt", gt_uri), ("pred", pred_uri)):
+        header = _csv_header(uri, storage_options)
+        if not fs.is_local(uri) and uri.split("://", 1)[0] not in registered:
+            con.register_filesystem(fs.filesystem(uri, storage_options)[0])
+            registered.add(uri.split("://", 1)[0])
+        con.execute(f"CREATE VIEW {side} AS SELECT * FROM {_reader(uri, header)}")
+    schemas = {side: con.sql(f"SELECT * FROM {side} LIMIT 0").to_arrow_table().schema for side in ("gt", "pred")}
+    rows = {side: con.execute(f"SELECT count(*) FROM {side}").fetchall()[0][0] for side in ("gt", "pred")}
     for side in ("gt", "pred"):
         inputs[side]["rows"] = rows[side]
     partitions = -(-max(rows.values()) // PARTITION_ROWS)
@@ -121,12 +124,6 @@ def _csv_header(uri: str, storage_options: dict) -> list[str] | None:
     if not names or len(set(names)) != len(names):
         raise Unreadable("no header, or a column named twice")
     return names
-
-
-def _register(con, uri: str, storage_options: dict) -> None:
-    if not fs.is_local(uri):
-        filesystem, _ = fs.filesystem(uri, storage_options)
-        con.register_filesystem(filesystem)
 
 
 def _reader(uri: str, header: list[str] | None) -> str:

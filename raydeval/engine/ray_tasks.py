@@ -6,7 +6,7 @@ from __future__ import annotations
 import ray
 
 from raydeval.engine.run import Outcome, ShardError, shard_state
-from raydeval.errors import InputError
+from raydeval.errors import InputError, first_line
 from raydeval.tasks import get_task
 from raydeval.tasks.base import Context
 
@@ -65,12 +65,14 @@ def ray_runner(task_name: str, ctx: Context, workers: int, gpus_per_shard: float
                     raise ShardError(index, f"{type(e.cause).__name__}: {e.cause}", MAX_RETRIES + 1,
                                      str(e)) from None
                 except ray.exceptions.RayError as e:  # the worker or its node died on every attempt
-                    raise ShardError(index, f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
+                    raise ShardError(index, f"{type(e).__name__}: {first_line(e)}",
                                      MAX_RETRIES + 1) from None
                 if state is None:
                     raise InputError(problems)
                 yield Outcome(index, state, problems, attempt)
-        finally:
+        finally:  # on a failure: stop the shards still running, so that none writes after it
             for ref in pending:
-                ray.cancel(ref)
+                ray.cancel(ref, force=True)
+            if pending:
+                ray.wait(list(pending), num_returns=len(pending), timeout=10)
     return run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -26,12 +25,6 @@ def shard_bounds(rows: int, workers: int, shard_size: int = 0) -> list[tuple[int
         bounds.append((start, min(rows, start + size)))
         start += size
     return bounds
-
-
-def iter_shards(table: pa.Table, bounds: list[tuple[int, int]]) -> Iterator[dict]:
-    """The shards of `table` at `bounds` as {column: ndarray | list}, built lazily."""
-    for start, stop in bounds:
-        yield to_columns(table.slice(start, stop - start))
 
 
 def to_columns(table: pa.Table) -> dict:

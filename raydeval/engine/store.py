@@ -75,14 +75,18 @@ class StateStore:
         what changed); otherwise earlier states here are cleared. The ledger is then written."""
         rows = sum(stop - start for start, stop in bounds)
         exists = self.fs.exists(self.root)
-        had_ledger, stored = self._read_ledger(rows) if exists else (False, None)
+        had_ledger, stored = self._read_ledger() if exists else (False, None)
         if resume and stored is not None:
             changed = differences(stored, ledger)
             if changed:
                 raise InputError(f"--resume: the states in {self.uri} were computed for other inputs or "
                                  f"conventions: {'; '.join(changed)}. Run without --resume to start afresh "
                                  "(the old states are then replaced).")
-            bounds = decode_cut(stored["cut"], rows)
+            try:
+                bounds = decode_cut(stored["cut"], rows)
+            except ValueError as e:  # same inputs, so a cut that does not fit is a damaged ledger
+                raise InputError(f"--resume: {self.uri}/ledger.json is damaged ({e}); run without --resume "
+                                 "to start afresh") from None
         self.bounds = bounds
         full = {**ledger, "cut": encode_cut(bounds)}
         self.digest = hashlib.sha256(canonical(full)).hexdigest()
@@ -104,7 +108,7 @@ class StateStore:
             raise InputError(f"--state-dir {self.uri}: cannot write shard states: {e}") from None
         return bounds, reused
 
-    def _read_ledger(self, rows: int) -> tuple[bool, dict | None]:
+    def _read_ledger(self) -> tuple[bool, dict | None]:
         """(whether a ledger is there, the ledger if usable); a folder holding other things than a
         state directory is an InputError (raydeval would clear it)."""
         path = f"{self.root}/ledger.json"
@@ -115,11 +119,15 @@ class StateStore:
             return False, None
         try:
             stored = json.loads(self.fs.cat_file(path))
-            if stored.get("schema") != LEDGER_SCHEMA:
-                raise ValueError(f"schema {stored.get('schema')!r}")
-            decode_cut(stored.get("cut"), rows)
+            if not isinstance(stored, dict) or stored.get("schema") != LEDGER_SCHEMA:
+                raise ValueError("not a raydeval ledger")
+            for section in ("inputs", "conventions", "analysis"):
+                if not isinstance(stored.get(section), dict):
+                    raise ValueError(f"no {section}")
+            if not all(isinstance(side, dict) for side in stored["inputs"].values()):
+                raise ValueError("inputs are not described")
             return True, stored
-        except (ValueError, AttributeError) as e:
+        except (ValueError, RecursionError) as e:
             print(f"raydeval: {self.uri}/ledger.json is unreadable ({e}); its states are not used",
                   file=sys.stderr)
             return True, None
@@ -146,7 +154,7 @@ class StateStore:
                 data = next((v for k, v in contents.items() if k.endswith(f"/shards/{name}")), None)
             try:
                 reused[index[name]] = self._parse(data, self.bounds[index[name]])
-            except (ValueError, TypeError, KeyError) as e:
+            except (ValueError, TypeError, KeyError, RecursionError) as e:
                 rejected.append(f"{name} ({e})")
         if rejected:
             print(f"raydeval: recomputing {len(rejected)} shard(s) whose saved state is unusable: "
@@ -173,14 +181,18 @@ class StateStore:
         self.writes.append(self.pool.submit(fs.write_atomic, self._url(f"shards/{start:012d}-{stop:012d}.json"),
                                             data, self.storage_options))
 
-    def flush(self) -> None:
-        """Wait for the pending writes; the first failure is an InputError."""
+    def flush(self, quietly: bool = False) -> None:
+        """Wait for the pending writes; the first failure is an InputError (`quietly`: one line on
+        stderr instead, while another error is on its way)."""
         writes, self.writes = self.writes, []
         try:
             for write in writes:
                 write.result()
         except Exception as e:  # fsspec backends raise assorted errors
-            raise InputError(f"--state-dir {self.uri}: cannot write shard states: {e}") from None
+            message = f"--state-dir {self.uri}: cannot write shard states: {e}"
+            if not quietly:
+                raise InputError(message) from None
+            print(f"raydeval: {message}", file=sys.stderr)
         finally:
             if self.pool:
                 self.pool.shutdown(wait=True)

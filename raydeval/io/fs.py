@@ -6,7 +6,8 @@ import os
 
 from raydeval.errors import InputError
 
-WRITABLE = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "hdfs", "webhdfs", "sftp", "ssh", "memory")
+WRITABLE = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")  # stores whose one PUT is atomic
+TEMP_PREFIX = ".raydeval-"  # temporary files of local writes (left behind only by a killed process)
 
 
 def is_local(uri: str) -> bool:
@@ -53,17 +54,15 @@ def write_atomic(uri: str, data: bytes, storage_options: dict | None = None) -> 
 
 
 def _write_local(path: str, data: bytes) -> None:
-    import tempfile
+    import uuid
 
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".raydeval-", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f"{TEMP_PREFIX}{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any new file
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

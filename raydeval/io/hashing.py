@@ -6,7 +6,7 @@ import hashlib
 
 import fsspec
 
-from raydeval.errors import InputError
+from raydeval.errors import InputError, first_line
 
 CHUNK = 1 << 20
 
@@ -19,6 +19,5 @@ def sha256_of(uri: str, storage_options: dict | None = None) -> str:
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
     except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, SDK errors)
-        text = str(e).strip()
-        raise InputError(f"{uri}: cannot read: {text.splitlines()[0] if text else type(e).__name__}") from None
+        raise InputError(f"{uri}: cannot read: {first_line(e)}") from None
     return digest.hexdigest()

@@ -14,7 +14,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from raydeval.errors import InputError
+from raydeval.errors import InputError, first_line
 from raydeval.io.official import read_json
 
 FORMATS = (".parquet", ".csv", ".jsonl", ".json")  # .json: the official AV-Deepfake1M files
@@ -76,13 +76,13 @@ def read_manifest(uri: str, storage_options: dict | None = None) -> Manifest:
         with fsspec.open(uri, "rb", **(storage_options or {})) as f:
             raw = f.read()
     except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, SDK errors)
-        raise InputError(f"{uri}: cannot read manifest: {_first_line(e)}") from None
+        raise InputError(f"{uri}: cannot read manifest: {first_line(e)}") from None
     sha256 = hashlib.sha256(raw).hexdigest()
     try:
         data = _decompress(raw, compression)
         table = _PARSERS[fmt](data)
     except (pa.ArrowInvalid, ValueError, OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InputError(f"{uri}: cannot parse {fmt[1:].upper()} manifest: {_first_line(e)}") from None
+        raise InputError(f"{uri}: cannot parse {fmt[1:].upper()} manifest: {first_line(e)}") from None
     repeated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
     if repeated:
         raise InputError(f"{uri}: duplicate column name(s) {', '.join(f'`{n}`' for n in repeated)}")
@@ -96,11 +96,6 @@ def _decompress(raw: bytes, compression: str | None) -> bytes:
     if compression is None:
         return raw
     return pa.CompressedInputStream(pa.BufferReader(raw), compression).read()
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _read_parquet(data: bytes) -> pa.Table:

@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import raydeval
-from raydeval.errors import InputError
+from raydeval.errors import InputError, first_line
 from raydeval.io.hashing import sha256_of
 from raydeval.io.result import redact
 from raydeval.sweep.compare import Change, compare, exit_status, should_skip
 from raydeval.sweep.config import Job, Sweep
-from raydeval.sweep.store import History, first_line
+from raydeval.sweep.store import History
 
 SUMMARY_SCHEMA = "raydeval.sweep/1"
 

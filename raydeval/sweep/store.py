@@ -17,7 +17,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
-from raydeval.errors import InputError
+from raydeval.errors import InputError, first_line
 from raydeval.io import fs as storage
 
 SCHEMA = pa.schema([
@@ -96,8 +96,3 @@ class History:
             storage.write_atomic(uri, data, self.storage_options)
         except OSError as e:
             raise InputError(f"history {self.uri}: cannot write {uri}: {first_line(e)}") from None
-
-
-def first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

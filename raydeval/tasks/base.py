@@ -14,7 +14,7 @@ from raydeval.analysis import Analysis
 from raydeval.errors import InputError, Problems
 from raydeval.io import columns
 from raydeval.io.manifest import Manifest
-from raydeval.samples import Samples, sum_state
+from raydeval.samples import Samples, label_samples, sum_state
 from raydeval.state import ScoreCounts, State
 
 DEFAULT_MAX_PIXELS = 2**28
@@ -66,6 +66,7 @@ class Task:
     conventions: dict[str, Convention]
     gt_columns: tuple[str, ...] = ("id", "label")  # GT columns the task reads; the others are metadata
     label_only = False  # reads only labels and scores (no media): eligible for the out-of-core join
+    score_curves = True  # its per-score counts are scores of samples (the result's ROC/DET summary)
 
     def options(self, **given) -> dict:
         """Conventions with defaults filled in and choices checked."""
@@ -175,11 +176,7 @@ def take_pred(values: list, pred_row: np.ndarray, empty=None) -> list:
 
 def label_state(shard: dict) -> State:
     """Sample-level confusion counts and per-score counts of a shard."""
-    state = State()
-    state.add(samples=len(shard["gt_label"]), **metrics.confusion(shard["gt_label"], shard["pred_label"]))
-    if "pred_score" in shard:
-        state.scores = ScoreCounts.of(shard["pred_score"], shard["gt_label"])
-    return state
+    return sum_state(label_samples(shard))
 
 
 def rank_metrics(state: State, options: dict, notes: list[str]) -> dict:

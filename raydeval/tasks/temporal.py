@@ -26,6 +26,7 @@ class TemporalTask(Task):
     summary = "temporal forgery localisation, AV-Deepfake1M / LAV-DF (AP@IoU, AR@N, score)"
     headline = ("mean_ap", "mean_ar")
     extras = (*(f"ap@{t}" for t in mt.AP_IOUS), *(f"ar@{n}" for n in mt.AR_NS))
+    score_curves = False  # its per-score table counts proposals per threshold, not samples
     default_weights = (Fraction(1, 2), Fraction(1, 2))
     conventions = {
         "protocol": Convention("av1m", ("av1m", "activitynet"),
