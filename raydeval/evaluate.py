@@ -18,6 +18,7 @@ from raydeval.engine.run import evaluate_shards, in_process_runner
 from raydeval.engine.session import RaySession, ray_address
 from raydeval.engine.shards import shard_bounds
 from raydeval.errors import InputError
+from raydeval.io import messages
 from raydeval.io.fs import check_destination
 from raydeval.io.manifest import read_manifest
 from raydeval.io.result import SCHEMA, package_versions, redact, to_json, write_atomic
@@ -49,7 +50,7 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
     gt = read_manifest(gt_uri, settings.storage_options)
     pred = read_manifest(pred_uri, settings.storage_options)
     if gt.rows == 0:
-        raise InputError(f"{gt.uri}: the GT manifest has no rows")
+        raise InputError(messages.no_rows(gt.uri))
     return task, options, gt, pred, task.prepare(gt, pred, options)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from raydeval.errors import MAX_IDS_SHOWN, InputError, Problems
-from raydeval.io import fs
+from raydeval.io import fs, messages
 from raydeval.io.hashing import sha256_of
 from raydeval.io.manifest import split_format
 from raydeval.io.result import redact
@@ -177,13 +177,13 @@ class _Checks:
         """Check both manifests on their own (problems collected; a wrong type or a missing column
         raises InputError); the SQL of the GT label, predicted label and score."""
         if rows["gt"] == 0:
-            raise InputError(f"{self.uris['gt']}: the GT manifest has no rows")
+            raise InputError(messages.no_rows(self.uris["gt"]))
         for side in ("gt", "pred"):
             self._ids(side, rows[side])
         self._require("gt", "label")
         pred_columns = self.schemas["pred"].names
         if "label" not in pred_columns and "score" not in pred_columns:
-            raise InputError(f"{self.uris['pred']}: needs a `label` or a `score` column (or both)")
+            raise InputError(messages.no_label_or_score(self.uris["pred"]))
         label = self._labels("gt", "label")
         score = self._scores() if "score" in pred_columns else None
         pred_label = self._labels("pred", "label") if "label" in pred_columns else f"CAST({score} > 0.5 AS INTEGER)"
@@ -208,21 +208,19 @@ class _Checks:
         names = self.schemas[side].names
         missing = [c for c in columns if c not in names]
         if missing:
-            raise InputError(f"{self.uris[side]}: missing column(s) {', '.join(f'`{c}`' for c in missing)} "
-                             f"(columns present: {', '.join(names) or 'none'})")
+            raise InputError(messages.missing_columns(self.uris[side], missing, names))
 
     def _ids(self, side: str, rows: int) -> None:
         self._require(side, "id")
         kind = self.schemas[side].field("id").type
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind) and not rows):
-            raise InputError(f"{self.uris[side]}, column `id`: expected text ids, got {kind} "
-                             "(write ids as strings, e.g. \"000123\")")
+            raise InputError(messages.text_ids(self.uris[side], kind))
         nulls = self.con.execute(f"SELECT count(*) FROM {side} WHERE id IS NULL").fetchall()[0][0]
         if nulls:
             rows = self.con.execute(f"SELECT n FROM (SELECT row_number() OVER () AS n, id FROM {side}) "
                                     f"WHERE id IS NULL ORDER BY n LIMIT {MAX_IDS_SHOWN}").fetchall()
-            self.problems.add(self.uris[side], "id", "empty id", [f"row {n}" for (n,) in rows], nulls)
-        self._add(side, "id", "duplicate id",
+            self.problems.add(self.uris[side], "id", messages.EMPTY_ID, [f"row {n}" for (n,) in rows], nulls)
+        self._add(side, "id", messages.DUPLICATE_ID,
                   *(f"SELECT id FROM {part} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"
                     for part in self.parts(side)))
 
@@ -237,8 +235,8 @@ class _Checks:
             good = f"CAST({column} AS DOUBLE) IN (0, 1)"
             value = f"CAST(CAST({column} AS DOUBLE) = 1 AS INTEGER)"
         else:
-            raise InputError(f"{self.uris[side]}, column `{name}`: expected 0/1 labels, got {kind}")
-        self._add(side, name, "expected 0 or 1", f"SELECT id FROM {side} WHERE NOT coalesce({good}, false)")
+            raise InputError(messages.wrong_type(self.uris[side], name, "0/1 labels", kind))
+        self._add(side, name, messages.BAD_LABEL, f"SELECT id FROM {side} WHERE NOT coalesce({good}, false)")
         return value
 
     def _scores(self) -> str:
@@ -249,8 +247,8 @@ class _Checks:
         elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
             value = "CAST(score AS DOUBLE)"
         else:
-            raise InputError(f"{self.uris['pred']}, column `score`: expected numbers in [0, 1], got {kind}")
-        self._add("pred", "score", "expected a finite number in [0, 1] (NaN, inf, empty or out of range)",
+            raise InputError(messages.wrong_type(self.uris["pred"], "score", "numbers in [0, 1]", kind))
+        self._add("pred", "score", messages.BAD_SCORE,
                   # isfinite(), not isnan(): DuckDB folds isnan() and NaN comparisons into constants
                   # from Parquet statistics, which say nothing of NaN
                   f"SELECT id FROM pred WHERE NOT coalesce(isfinite({value}) AND {value} >= 0 AND {value} <= 1, false)")
@@ -262,14 +260,12 @@ class _Checks:
         n, missing = joined.column("n").to_numpy(), joined.column("missing").to_numpy(zero_copy_only=False)
         matched = rows["gt"] - int(n[missing].sum())  # GT rows with a prediction (each once)
         if options["missing"] == "error" and missing.any():
-            self._add("pred", "id", "GT id missing from the predictions (use --missing negative to score them "
-                      "as predicted real)", *(f"SELECT id FROM {gt} WHERE id IS NOT NULL AND id NOT IN "
-                                              f"(SELECT id FROM {pred} WHERE id IS NOT NULL)"
-                                              for gt, pred in zip(self.parts("gt"), self.parts("pred"))))
+            self._add("pred", "id", messages.missing_ids(),
+                      *(f"SELECT id FROM {gt} WHERE id IS NOT NULL AND id NOT IN (SELECT id FROM {pred} "
+                        "WHERE id IS NOT NULL)" for gt, pred in zip(self.parts("gt"), self.parts("pred"))))
         extra = rows["pred"] - matched
         if extra > 0:
-            print(f"raydeval: warning: {self.uris['pred']}: {extra} prediction id(s) not in the GT manifest "
-                  "are ignored", file=sys.stderr)
+            print(messages.extra_ids(self.uris["pred"], extra), file=sys.stderr)
 
 
 def _joined(con, gt: str, pred: str, label: str, pred_label: str, score: str | None) -> pa.Table:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raydeval.errors import InputError, Problems
+from raydeval.io import messages
 from raydeval.io.manifest import Manifest
 
 
@@ -20,8 +21,7 @@ def has(m: Manifest, column: str) -> bool:
 def require(m: Manifest, *columns: str) -> None:
     missing = [c for c in columns if not has(m, c)]
     if missing:
-        raise InputError(f"{m.uri}: missing column(s) {', '.join(f'`{c}`' for c in missing)} "
-                         f"(columns present: {', '.join(m.table.column_names) or 'none'})")
+        raise InputError(messages.missing_columns(m.uri, missing, m.table.column_names))
 
 
 def ids(m: Manifest, problems: Problems) -> pa.Array:
@@ -31,12 +31,11 @@ def ids(m: Manifest, problems: Problems) -> pa.Array:
     if pa.types.is_null(col.type) and len(col) == 0:
         return pa.array([], pa.string())
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        raise InputError(f"{m.uri}, column `id`: expected text ids, got {col.type} "
-                         "(write ids as strings, e.g. \"000123\")")
+        raise InputError(messages.text_ids(m.uri, col.type))
     col = col.cast(pa.string())
     if col.null_count:
         nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
-        problems.add(m.uri, "id", "empty id", [f"row {i + 1}" for i in np.flatnonzero(nulls)])
+        problems.add(m.uri, "id", messages.EMPTY_ID, [f"row {i + 1}" for i in np.flatnonzero(nulls)])
     return col
 
 
@@ -53,7 +52,7 @@ def join_ids(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array,
                             for part in (gt_part, pred_part))
     for m, side in ((gt, gt_codes), (pred, pred_codes)):
         repeated = np.flatnonzero(np.bincount(side, minlength=size + 1)[:size] > 1)
-        problems.add(m.uri, "id", "duplicate id", dictionary.take(pa.array(repeated)).to_pylist())
+        problems.add(m.uri, "id", messages.DUPLICATE_ID, dictionary.take(pa.array(repeated)).to_pylist())
     where = np.full(size + 1, -1, dtype=np.int64)
     where[pred_codes[::-1]] = np.arange(len(pred_codes) - 1, -1, -1)  # first occurrence wins
     where[size] = -1
@@ -79,8 +78,8 @@ def labels(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.
         good = (raw == 0) | (raw == 1)
         out = (raw == 1).astype(np.int8)
     else:
-        raise InputError(f"{m.uri}, column `{name}`: expected 0/1 labels, got {col.type}")
-    _report(m, name, "expected 0 or 1", row_ids, ~good, problems)
+        raise InputError(messages.wrong_type(m.uri, name, "0/1 labels", col.type))
+    _report(m, name, messages.BAD_LABEL, row_ids, ~good, problems)
     return out
 
 
@@ -89,7 +88,7 @@ def scores(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> np.
     out = _numbers(m, name, "numbers in [0, 1]")
     with np.errstate(invalid="ignore"):
         bad = ~((out >= 0.0) & (out <= 1.0))  # NaN, inf, nulls and out-of-range alike
-    _report(m, name, "expected a finite number in [0, 1] (NaN, inf, empty or out of range)",
+    _report(m, name, messages.BAD_SCORE,
             row_ids, bad, problems)
     return np.where(bad, 0.0, out) + 0.0
 
@@ -113,7 +112,7 @@ def _numbers(m: Manifest, name: str, expected: str) -> np.ndarray:
             return np.array([_to_float(v) for v in col.to_pylist()], dtype=np.float64)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         return col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    raise InputError(f"{m.uri}, column `{name}`: expected {expected}, got {col.type}")
+    raise InputError(messages.wrong_type(m.uri, name, expected, col.type))
 
 
 def uris(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> list[str | None]:

@@ -12,7 +12,7 @@ import pyarrow as pa
 from raydeval import metrics
 from raydeval.analysis import Analysis
 from raydeval.errors import InputError, Problems
-from raydeval.io import columns
+from raydeval.io import columns, messages
 from raydeval.io.manifest import Manifest
 from raydeval.samples import Samples, label_samples, sum_state
 from raydeval.state import ScoreCounts, State
@@ -130,7 +130,7 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
     pred_ids = columns.ids(pred, problems)
     columns.require(gt, "label")
     if not (columns.has(pred, "label") or columns.has(pred, "score")):
-        raise InputError(f"{pred.uri}: needs a `label` or a `score` column (or both)")
+        raise InputError(messages.no_label_or_score(pred.uri))
     gt_label = columns.labels(gt, "label", gt_ids, problems)
     score = columns.scores(pred, "score", pred_ids, problems) if columns.has(pred, "score") else None
     if columns.has(pred, "label"):
@@ -160,12 +160,10 @@ def join_rows(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array
     present = row >= 0
     missing = gt_ids.filter(pa.array(~present)).drop_null().to_pylist()
     if missing and options["missing"] == "error":
-        hint = f" (use --missing negative to score them as {negative})" if negative else ""
-        problems.add(pred.uri, "id", f"GT id missing from the predictions{hint}", missing)
+        problems.add(pred.uri, "id", messages.missing_ids(negative), missing)
     extra = len(pred_ids) - int(present.sum())
     if extra > 0:
-        print(f"raydeval: warning: {pred.uri}: {extra} prediction id(s) not in the GT manifest "
-              "are ignored", file=sys.stderr)
+        print(messages.extra_ids(pred.uri, extra), file=sys.stderr)
     return row
 
 
