@@ -23,16 +23,6 @@ def f1(tp: int, fp: int, fn: int, zero_division: int = 0) -> Fraction:
     return ratio(2 * tp, 2 * tp + fp + fn, zero_division)
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, int]:
-    """Integer confusion counts, positive class = 1."""
-    t = np.asarray(y_true, dtype=bool)
-    p = np.asarray(y_pred, dtype=bool)
-    tp = int(np.count_nonzero(t & p))
-    pos_true = int(np.count_nonzero(t))
-    pos_pred = int(np.count_nonzero(p))
-    return {"tp": tp, "fp": pos_pred - tp, "fn": pos_true - tp, "tn": t.size - pos_true - pos_pred + tp}
-
-
 def macro_f1(c: dict[str, int]) -> Fraction:
     """Mean of the F1 of class 1 and of class 0 (sklearn labels=[0, 1]), exact."""
     return (f1(c["tp"], c["fp"], c["fn"]) + f1(c["tn"], c["fn"], c["fp"])) / 2

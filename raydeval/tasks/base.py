@@ -15,7 +15,7 @@ from raydeval.errors import InputError, Problems
 from raydeval.io import columns, messages
 from raydeval.io.manifest import Manifest
 from raydeval.samples import Samples, label_samples, sum_state
-from raydeval.state import ScoreCounts, State
+from raydeval.state import State
 
 DEFAULT_MAX_PIXELS = 2**28
 
