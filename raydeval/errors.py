@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 MAX_IDS_SHOWN = 20
@@ -23,6 +24,7 @@ class Problems:
 
     by_kind: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     totals: dict[tuple[str, str, str], int] = field(default_factory=dict)  # where only some ids are kept
+    extra: dict[str, int] = field(default_factory=dict)  # prediction rows matching no GT row, per file (a warning)
 
     def add(self, file: str, column: str, what: str, ids, total: int | None = None) -> None:
         """Offending ids of one kind; `total` counts them when `ids` holds only the first few."""
@@ -37,7 +39,25 @@ class Problems:
             self.add(file, column, what, ids)
         for kind, total in other.totals.items():
             self.totals[kind] = self.totals.get(kind, 0) + total
+        for file, count in other.extra.items():
+            self.extra[file] = self.extra.get(file, 0) + count
         return self
+
+    def bounded(self) -> "Problems":
+        """The same problems with at most the MAX_IDS_SHOWN first ids of each kind kept and the
+        rest counted (merging bounded problems of disjoint rows sums their counts)."""
+        out = Problems(extra=dict(self.extra))
+        for kind, ids in self.by_kind.items():
+            ids = sorted(set(ids))
+            out.by_kind[kind] = ids[:MAX_IDS_SHOWN]
+            out.totals[kind] = max(len(ids), self.totals.get(kind, 0))
+        return out
+
+    def discard(self, column: str, what: str) -> None:
+        """Drops the problems of one kind in every file."""
+        for kind in [k for k in self.by_kind if k[1:] == (column, what)]:
+            del self.by_kind[kind]
+            self.totals.pop(kind, None)
 
     def __bool__(self) -> bool:
         return bool(self.by_kind)
@@ -55,6 +75,12 @@ class Problems:
         return "\n".join(lines)
 
     def raise_if_any(self) -> None:
+        """Prints the warnings (extra predictions), then raises InputError if there are problems."""
+        from raydeval.io.messages import extra_ids
+
+        for file, count in self.extra.items():
+            if count > 0:
+                print(extra_ids(file, count), file=sys.stderr)
         if self:
             raise InputError(self.message())
 

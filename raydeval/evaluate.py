@@ -4,6 +4,7 @@ done, merge, finalize, write the result and clean up."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from raydeval.analysis import Analysis, check as check_analysis, per_sample, pre
 from raydeval.analysis.finalize import breakdown, intervals, score_summary
 from raydeval.engine.plan import runs_in_process
 from raydeval.engine.progress import Progress
-from raydeval.engine.run import evaluate_shards, in_process_runner
+from raydeval.engine.run import TableRows, evaluate_shards, in_process_runner
 from raydeval.engine.session import RaySession, ray_address
 from raydeval.engine.shards import shard_bounds
 from raydeval.errors import InputError
@@ -47,11 +48,16 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
     """Task, options, both manifests and the validated joined table (no Ray needed)."""
     task = get_task(task_name)
     options = task.options(**conventions)
-    gt = read_manifest(gt_uri, settings.storage_options)
-    pred = read_manifest(pred_uri, settings.storage_options)
+    return task, options, *_read_and_join(task, options, gt_uri, pred_uri, settings.storage_options)
+
+
+def _read_and_join(task, options: dict, gt_uri: str, pred_uri: str, storage_options: dict):
+    """Both manifests, read whole, and their validated joined table."""
+    gt = read_manifest(gt_uri, storage_options)
+    pred = read_manifest(pred_uri, storage_options)
     if gt.rows == 0:
         raise InputError(messages.no_rows(gt.uri))
-    return task, options, gt, pred, task.prepare(gt, pred, options)
+    return gt, pred, task.prepare(gt, pred, options)
 
 
 @dataclass
@@ -70,6 +76,7 @@ class _Done:
     rows: int = 0
     store: object = None
     analysis: Analysis = field(default_factory=Analysis)  # as prepared (with its score grid)
+    join: str = "in-memory"  # how the manifests were joined: in-memory, streamed or counted (out of core)
 
 
 def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | None = None,
@@ -91,7 +98,7 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     result = _result(done.task, done.state, done.options, done.analysis, done.inputs)
     result["run"] = {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
                      "seconds": round(time.monotonic() - clock, 3), "ray": done.mode, "workers": done.workers,
-                     "shards": done.shards, "shards_reused": done.reused, "shards_retried": done.retried,
+                     "shards": done.shards, "shards_reused": done.reused, "shards_retried": done.retried, "join": done.join,
                      "device": settings.device, "versions": package_versions()}
     if analysis.per_sample:
         result["per_sample"] = {"uri": redact(analysis.per_sample), "rows": done.rows, "parts": done.shards}
@@ -119,43 +126,70 @@ def _out_of_core(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, 
         return None
     if settings.progress:
         print(f"{task.name}: {state.counts['samples']:,} samples joined and counted out of core", file=sys.stderr)
-    return _Done(task, options, state, inputs, "in-process", 1, 1)
+    return _Done(task, options, state, inputs, "in-process", 1, 1, join="counted")
 
 
 def _sharded(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings,
              decode_only: bool, session, analysis: Analysis, state_dir: str | None) -> _Done:
-    """The evaluation of the joined table's shards: in this process when the job is small and no
+    """The evaluation of the joined rows' shards: in this process when the job is small and no
     --address is given, else on Ray (--address, else RAY_ADDRESS, else an embedded Ray)."""
-    task, options, gt, pred, table = prepare(task_name, gt_uri, pred_uri, conventions, settings)
-    table, analysis = prepare_analysis(task, gt, table, analysis)
-    ctx = Context(options, gt.uri, pred.uri, settings.storage_options, settings.device, decode_only, analysis)
-    inputs = {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows} for name, m in (("gt", gt), ("pred", pred))}
-    in_process = settings.address is None and runs_in_process(task, table, ctx)
-    own_session = None if in_process or session else RaySession(ray_address(settings.address), settings.workers)
-    with own_session or contextlib.nullcontext():
-        if in_process:
-            mode, workers, runner = "in-process", 1, in_process_runner(task.name, ctx)
-        else:
-            mode, workers, runner = _ray_runner(session or own_session, task.name, ctx, settings)
-        bounds = shard_bounds(table.num_rows, workers, settings.shard_size)
-        store, reused = None, {}
-        if state_dir:
-            from raydeval.engine.store import StateStore, ledger_for
+    task = get_task(task_name)
+    options = task.options(**conventions)
+    ctx = Context(options, gt_uri, pred_uri, settings.storage_options, settings.device, decode_only, analysis)
+    rows, inputs, small, join = _joined_rows(task, options, ctx, settings)
+    try:
+        ctx = dataclasses.replace(ctx, analysis=rows.analysis)
+        in_process = settings.address is None and small
+        own_session = None if in_process or session else RaySession(ray_address(settings.address), settings.workers)
+        with own_session or contextlib.nullcontext():
+            if in_process:
+                mode, workers, runner = "in-process", 1, in_process_runner(task.name, ctx)
+            else:
+                mode, workers, runner = _ray_runner(session or own_session, task.name, ctx, settings)
+            bounds = shard_bounds(rows.num_rows, workers, settings.shard_size)
+            store, reused = None, {}
+            if state_dir:
+                from raydeval.engine.store import StateStore, ledger_for
 
-            store = StateStore(state_dir, settings.storage_options)
-            bounds, reused = store.begin(ledger_for(task.name, options, inputs, analysis.ledger()), bounds,
-                                         settings.resume)
-        if analysis.per_sample:
-            per_sample.prepare_folder(analysis.per_sample, {per_sample.part_name(bounds[i]) for i in reused},
-                                      settings.storage_options)
-        todo = [i for i in range(len(bounds)) if i not in reused]
-        progress = Progress(task.name, table.num_rows, len(bounds), len(reused),
-                            sum(bounds[i][1] - bounds[i][0] for i in reused)) if settings.progress else None
-        if progress and not todo:
-            print(f"{task.name}: all {len(bounds)} shards reused from {state_dir}", file=sys.stderr)
-        state, retried = _evaluate_shards(task, table, ctx, bounds, todo, runner, progress, store, settings)
+                store = StateStore(state_dir, settings.storage_options)
+                bounds, reused = store.begin(ledger_for(task.name, options, inputs, ctx.analysis.ledger()), bounds,
+                                             settings.resume)
+            if ctx.analysis.per_sample:
+                per_sample.prepare_folder(ctx.analysis.per_sample, {per_sample.part_name(bounds[i]) for i in reused},
+                                          settings.storage_options)
+            todo = [i for i in range(len(bounds)) if i not in reused]
+            progress = Progress(task.name, rows.num_rows, len(bounds), len(reused),
+                                sum(bounds[i][1] - bounds[i][0] for i in reused)) if settings.progress else None
+            if progress and not todo:
+                print(f"{task.name}: all {len(bounds)} shards reused from {state_dir}", file=sys.stderr)
+            state, retried = _evaluate_shards(task, rows, ctx, bounds, todo, runner, progress, store, settings)
+    finally:
+        rows.close()
     return _Done(task, options, State.merged([state, *reused.values()]), inputs, mode, workers, len(bounds),
-                 len(reused), retried, table.num_rows, store, analysis)
+                 len(reused), retried, rows.num_rows, store, ctx.analysis, join)
+
+
+def _joined_rows(task, options: dict, ctx: Context, settings: RunSettings):
+    """(joined rows with their prepared `analysis`, the result's inputs, whether the job is small,
+    how it was joined): out of core and streamed when the manifests are large (`streamed`), else
+    in memory."""
+    from raydeval.engine import labels, streamed
+
+    if streamed.chosen(task, ctx.gt_uri, ctx.pred_uri, settings.storage_options):
+        try:
+            rows = streamed.join(task, options, ctx, ctx.analysis)
+        except labels.Unreadable:  # the in-memory path says what is wrong
+            pass
+        else:
+            if settings.progress:
+                print(f"{task.name}: {rows.num_rows:,} rows joined out of core; shards are cut from them as they "
+                      "are handed out", file=sys.stderr)
+            return rows, rows.inputs, rows.small, "streamed"
+    gt, pred, table = _read_and_join(task, options, ctx.gt_uri, ctx.pred_uri, settings.storage_options)
+    table, analysis = prepare_analysis(task, gt, table, ctx.analysis)
+    rows = TableRows(table, analysis)
+    inputs = {name: {"uri": redact(m.uri), "sha256": m.sha256, "rows": m.rows} for name, m in (("gt", gt), ("pred", pred))}
+    return rows, inputs, runs_in_process(task, table, dataclasses.replace(ctx, analysis=analysis)), "in-memory"
 
 
 def _check_outputs(out: str | None, settings: RunSettings, analysis: Analysis, decode_only: bool) -> str | None:
@@ -173,12 +207,12 @@ def _check_outputs(out: str | None, settings: RunSettings, analysis: Analysis, d
     return state_dir
 
 
-def _evaluate_shards(task, table, ctx: Context, bounds, todo, runner, progress, store, settings: RunSettings):
+def _evaluate_shards(task, rows, ctx: Context, bounds, todo, runner, progress, store, settings: RunSettings):
     """The merged state and retried-shard count of the shards `todo`. Bad input leaves nothing
     behind (unless --keep-state); any other failure keeps the finished shards' states for --resume."""
     try:
         try:
-            state, problems, retried = evaluate_shards(task.name, table, ctx, bounds, todo, runner, progress,
+            state, problems, retried = evaluate_shards(task.name, rows, ctx, bounds, todo, runner, progress,
                                                        store.save if store else None)
         except BaseException:
             if store:

@@ -9,6 +9,7 @@ contributions themselves, written by the workers as Parquet parts. The driver on
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,29 +72,56 @@ def prepare(task, gt, table: pa.Table, analysis: Analysis) -> tuple[pa.Table, An
     `meta:C` as given for per-sample rows), and the analysis with its score grid and metadata."""
     if not analysis:
         return table, analysis
+    if table.num_rows != gt.rows:
+        raise InputError(f"{task.name}: breakdowns and per-sample rows need one evaluated row per GT row")
+    analysis = checked(task, gt.uri, gt.table.column_names, analysis)
+    grid = Grid()
+    if analysis.bootstrap and "pred_score" in table.column_names:
+        grid.add(table.column("pred_score").to_numpy())
+    return with_columns(table, gt.table, analysis), grid.done(analysis)
+
+
+def checked(task, gt_uri: str, gt_names: list[str], analysis: Analysis) -> Analysis:
+    """The analysis with the GT metadata it writes per sample, once checked against the task and
+    the GT's columns."""
     per_sample_only = ("shared negatives" if analysis.shared_negatives else "bootstrap" if analysis.bootstrap
                        else "per-sample rows" if analysis.per_sample else None)
     if per_sample_only and not task.has_samples:
         raise InputError(f"{task.name}: {per_sample_only} are not available for this task "
                          "(it has no per-sample values); --group-by is")
-    if table.num_rows != gt.rows:
-        raise InputError(f"{task.name}: breakdowns and per-sample rows need one evaluated row per GT row")
-    available = [c for c in gt.table.column_names if c not in task.gt_columns]
+    available = [c for c in gt_names if c not in task.gt_columns]
     unknown = [c for c in analysis.group_by if c not in available]
     if unknown:
-        raise InputError(f"{gt.uri}: --group-by {', '.join(unknown)}: no such GT metadata column "
+        raise InputError(f"{gt_uri}: --group-by {', '.join(unknown)}: no such GT metadata column "
                          f"(available: {', '.join(available) or 'none'})")
+    return dataclasses.replace(analysis, meta=tuple(available) if analysis.per_sample else ())
+
+
+def with_columns(table: pa.Table, gt: pa.Table, analysis: Analysis) -> pa.Table:
+    """`table` (rows of the GT rows `gt`) with the analysis's group and metadata columns."""
     for column in analysis.group_by:
-        table = table.append_column(f"group:{column}", pc.cast(gt.table.column(column), pa.string()))
-    meta = tuple(available) if analysis.per_sample else ()
-    for column in meta:
-        table = table.append_column(f"meta:{column}", gt.table.column(column))
-    grid = None
-    if analysis.bootstrap and "pred_score" in table.column_names:
-        distinct = np.unique(table.column("pred_score").to_numpy() + 0.0)
-        grid = distinct if distinct.size <= GRID_MAX else None
-    return table, Analysis(analysis.group_by, analysis.shared_negatives, analysis.bootstrap, analysis.seed,
-                           analysis.per_sample, grid, meta)
+        table = table.append_column(f"group:{column}", pc.cast(gt.column(column), pa.string()))
+    for column in analysis.meta:
+        table = table.append_column(f"meta:{column}", gt.column(column))
+    return table
+
+
+class Grid:
+    """The distinct scores of the predictions seen, while there are at most GRID_MAX of them."""
+
+    def __init__(self):
+        self.scores: np.ndarray | None = np.empty(0)
+
+    def add(self, scores: np.ndarray) -> None:
+        if self.scores is not None:
+            self.scores = np.union1d(self.scores, scores + 0.0)
+            if self.scores.size > GRID_MAX:
+                self.scores = None
+
+    def done(self, analysis: Analysis) -> Analysis:
+        """The analysis with its grid (None: too many distinct scores, or no bootstrap)."""
+        grid = self.scores if analysis.bootstrap and self.scores is not None and self.scores.size else None
+        return dataclasses.replace(analysis, grid=grid)
 
 
 def extra_columns(analysis: Analysis) -> list[str]:

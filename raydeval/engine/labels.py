@@ -47,14 +47,19 @@ def threshold() -> int:
 
 def chosen(task, gt_uri: str, pred_uri: str, storage_options: dict) -> bool:
     """Whether this label job's manifests are large enough for the out-of-core path."""
-    if not task.label_only or any("::" in uri or any(c in uri for c in "*?[{") for uri in (gt_uri, pred_uri)):
+    return task.label_only and large(gt_uri, pred_uri, storage_options)
+
+
+def large(gt_uri: str, pred_uri: str, storage_options: dict) -> bool:
+    """Whether two manifests are large enough to be joined out of core, and DuckDB reads them."""
+    if any("::" in uri or any(c in uri for c in "*?[{") for uri in (gt_uri, pred_uri)):
         return False  # archives, and names DuckDB would read as glob patterns
     try:
         formats = [split_format(uri) for uri in (gt_uri, pred_uri)]
     except InputError:  # the in-memory path reports it
         return False
-    if any(fmt == ".parquet" and compression for fmt, compression in formats):
-        return False
+    if any(fmt == ".json" or fmt == ".parquet" and compression for fmt, compression in formats):
+        return False  # the official JSON files (a JSON array), and compressed Parquet files
     return fs.total_size([gt_uri, pred_uri], storage_options) >= threshold()
 
 
@@ -62,11 +67,9 @@ def evaluate_labels(task, options: dict, gt_uri: str, pred_uri: str, storage_opt
     """The merged state of a label job and the result's `inputs`, out of core."""
     import duckdb
 
-    inputs = {side: {"uri": redact(uri), "sha256": sha256_of(uri, storage_options)}
-              for side, uri in (("gt", gt_uri), ("pred", pred_uri))}
+    inputs = hashed_inputs(gt_uri, pred_uri, storage_options)
     with tempfile.TemporaryDirectory(prefix="raydeval-duckdb-") as spill:
-        with duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
-                                    "threads": os.cpu_count() or 1}) as con:
+        with connect(spill) as con:
             try:
                 joined, scored = _evaluate(con, spill, gt_uri, pred_uri, options, storage_options, inputs)
             except duckdb.OutOfMemoryException:
@@ -76,9 +79,23 @@ def evaluate_labels(task, options: dict, gt_uri: str, pred_uri: str, storage_opt
     return _state(joined, scored), inputs
 
 
-def _evaluate(con, spill: str, gt_uri: str, pred_uri: str, options: dict, storage_options: dict,
-              inputs: dict) -> tuple[pa.Table, bool]:
-    """The joined counts (see `_joined`) and whether there are scores; fills in the row counts."""
+def hashed_inputs(gt_uri: str, pred_uri: str, storage_options: dict) -> dict:
+    """The result's `inputs` (their row counts are filled in by `open_views`)."""
+    return {side: {"uri": redact(uri), "sha256": sha256_of(uri, storage_options)}
+            for side, uri in (("gt", gt_uri), ("pred", pred_uri))}
+
+
+def connect(spill: str):
+    """A DuckDB connection with a small memory limit, spilling to `spill`."""
+    import duckdb
+
+    return duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
+                                  "threads": os.cpu_count() or 1})
+
+
+def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dict, inputs: dict) -> "_Checks":
+    """Views `gt` and `pred` of both manifests (hash-partitioned beyond PARTITION_ROWS rows) and
+    their checks; fills in the row counts of `inputs`."""
     # DuckDB 2.0's type pushdown turns TRY_CAST of a CSV text column into a cast that fails.
     con.execute("SET disabled_optimizers = 'type_pushdown'")
     registered = set()
@@ -96,11 +113,17 @@ def _evaluate(con, spill: str, gt_uri: str, pred_uri: str, options: dict, storag
     if partitions > 1:
         con.execute(f"SET memory_limit = '{MEMORY_MIB + PARTITION_MIB * partitions}MB'")
         _partition(con, spill, partitions)
-    checks = _Checks(con, schemas, {"gt": gt_uri, "pred": pred_uri}, partitions, spill)
-    label_sql, pred_label_sql, score_sql = checks.run(rows)
+    return _Checks(con, schemas, {"gt": gt_uri, "pred": pred_uri}, rows, partitions, spill)
+
+
+def _evaluate(con, spill: str, gt_uri: str, pred_uri: str, options: dict, storage_options: dict,
+              inputs: dict) -> tuple[pa.Table, bool]:
+    """The joined counts (see `_joined`) and whether there are scores; fills in the row counts."""
+    checks = open_views(con, spill, gt_uri, pred_uri, storage_options, inputs)
+    label_sql, pred_label_sql, score_sql = checks.run()
     joined = pa.concat_tables([_joined(con, gt, pred, label_sql, pred_label_sql, score_sql)
                                for gt, pred in zip(checks.parts("gt"), checks.parts("pred"))])
-    checks.join(joined, options, rows)
+    checks.join(joined, options)
     checks.problems.raise_if_any()
     return joined, score_sql is not None
 
@@ -161,8 +184,8 @@ class _Checks:
     """The in-memory path's checks in SQL (raydeval.io.columns, tasks.base.joined_labels). Queries
     keyed by id (groupings, joins) run per hash partition of the ids (see `_partition`)."""
 
-    def __init__(self, con, schemas: dict, uris: dict, partitions: int, folder: str):
-        self.con, self.schemas, self.uris, self.problems = con, schemas, uris, Problems()
+    def __init__(self, con, schemas: dict, uris: dict, rows: dict, partitions: int, folder: str):
+        self.con, self.schemas, self.uris, self.rows, self.problems = con, schemas, uris, rows, Problems()
         self.partitions, self.folder = partitions, folder
 
     def parts(self, side: str) -> list[str]:
@@ -173,13 +196,10 @@ class _Checks:
                 if os.path.isdir(f"{self.folder}/{side}/raydeval_part={k}") else f"(SELECT * FROM {side} LIMIT 0)"
                 for k in range(self.partitions)]
 
-    def run(self, rows: dict) -> tuple[str, str, str | None]:
+    def run(self) -> tuple[str, str, str | None]:
         """Check both manifests on their own (problems collected; a wrong type or a missing column
         raises InputError); the SQL of the GT label, predicted label and score."""
-        if rows["gt"] == 0:
-            raise InputError(messages.no_rows(self.uris["gt"]))
-        for side in ("gt", "pred"):
-            self._ids(side, rows[side])
+        self.ids()
         self._require("gt", "label")
         pred_columns = self.schemas["pred"].names
         if "label" not in pred_columns and "score" not in pred_columns:
@@ -209,6 +229,13 @@ class _Checks:
         missing = [c for c in columns if c not in names]
         if missing:
             raise InputError(messages.missing_columns(self.uris[side], missing, names))
+
+    def ids(self) -> None:
+        """Both manifests' ids: rows at all, text ids, none empty or repeated."""
+        if self.rows["gt"] == 0:
+            raise InputError(messages.no_rows(self.uris["gt"]))
+        for side in ("gt", "pred"):
+            self._ids(side, self.rows[side])
 
     def _ids(self, side: str, rows: int) -> None:
         self._require(side, "id")
@@ -254,16 +281,16 @@ class _Checks:
                   f"SELECT id FROM pred WHERE NOT coalesce(isfinite({value}) AND {value} >= 0 AND {value} <= 1, false)")
         return value
 
-    def join(self, joined: pa.Table, options: dict, rows: dict) -> None:
+    def join(self, joined: pa.Table, options: dict) -> None:
         """GT ids without a prediction (a problem unless --missing negative); extra predictions.
         `joined` (of `_joined`) tells whether any is missing and how many GT rows matched."""
         n, missing = joined.column("n").to_numpy(), joined.column("missing").to_numpy(zero_copy_only=False)
-        matched = rows["gt"] - int(n[missing].sum())  # GT rows with a prediction (each once)
+        matched = self.rows["gt"] - int(n[missing].sum())  # GT rows with a prediction (each once)
         if options["missing"] == "error" and missing.any():
             self._add("pred", "id", messages.missing_ids(),
                       *(f"SELECT id FROM {gt} WHERE id IS NOT NULL AND id NOT IN (SELECT id FROM {pred} "
                         "WHERE id IS NOT NULL)" for gt, pred in zip(self.parts("gt"), self.parts("pred"))))
-        extra = rows["pred"] - matched
+        extra = self.rows["pred"] - matched
         if extra > 0:
             print(messages.extra_ids(self.uris["pred"], extra), file=sys.stderr)
 

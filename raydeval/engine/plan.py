@@ -23,16 +23,31 @@ SMALL_JOB_FRAMES = 20_000
 
 def runs_in_process(task: Task, table: pa.Table, ctx: Context) -> bool:
     """Whether the job is small enough to skip Ray (see the module's rule)."""
-    columns = [table.column(c) for c in task.media_columns(ctx) if c in table.column_names]
-    files = sum(len(c) - c.null_count for c in columns)
-    if files == 0:
-        return True
-    if files > SMALL_JOB_FILES:
-        return False
-    if "num_frames" in table.column_names:
-        frames = sum(pc.sum(pc.if_else(pc.is_valid(c), table.column("num_frames"), 0)).as_py() or 0
-                     for c in columns)
-        if frames > SMALL_JOB_FRAMES:
+    size = JobSize(task, ctx)
+    size.add(table)
+    return size.small()
+
+
+class JobSize:
+    """The media files, frames and bytes of a job, added up over batches of its joined rows (only
+    as much as the rule needs: no more than SMALL_JOB_FILES + 1 file names are kept)."""
+
+    def __init__(self, task: Task, ctx: Context):
+        self.media, self.ctx = task.media_columns(ctx), ctx
+        self.files, self.frames, self.uris = 0, 0, []
+
+    def add(self, table: pa.Table) -> None:
+        columns = [table.column(c) for c in self.media if c in table.column_names]
+        self.files += sum(len(c) - c.null_count for c in columns)
+        if "num_frames" in table.column_names:
+            self.frames += sum(pc.sum(pc.if_else(pc.is_valid(c), table.column("num_frames"), 0)).as_py() or 0
+                               for c in columns)
+        if self.files <= SMALL_JOB_FILES:
+            self.uris += [uri for c in columns for uri in c.to_pylist() if uri is not None]
+
+    def small(self) -> bool:
+        if self.files == 0:
+            return True
+        if self.files > SMALL_JOB_FILES or self.frames > SMALL_JOB_FRAMES:
             return False
-    uris = [uri for c in columns for uri in c.to_pylist() if uri is not None]
-    return total_size(uris, ctx.storage_options) <= SMALL_JOB_BYTES
+        return total_size(self.uris, self.ctx.storage_options) <= SMALL_JOB_BYTES

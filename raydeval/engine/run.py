@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from raydeval.analysis import extra_columns
+from raydeval.analysis import Analysis, extra_columns
 from raydeval.engine.shards import to_columns
 from raydeval.errors import InputError, Problems, ShardFailure
 from raydeval.state import State
@@ -61,20 +61,42 @@ def in_process_runner(task_name: str, ctx: Context):
     return run
 
 
-def _shard(columns: pa.Table, bounds: tuple[int, int]) -> dict:
-    shard = to_columns(columns.slice(bounds[0], bounds[1] - bounds[0]))
-    shard["_rows"] = bounds  # where the shard lies in the table (names its per-sample part)
+class TableRows:
+    """The joined rows of an evaluation held in memory (see `streamed.StreamedRows` for the others)."""
+
+    def __init__(self, table: pa.Table, analysis: Analysis):
+        self.table, self.num_rows, self.column_names = table, table.num_rows, table.column_names
+        self.analysis = analysis  # as prepared for these rows
+
+    def close(self) -> None:
+        """Nothing to release (like `StreamedRows.close`)."""
+
+    def shards(self, bounds: list[tuple[int, int]], todo: list[int], columns: list[str]):
+        """(index, shard) of the shards `todo`: dicts of the columns `columns`."""
+        table = self.table.select(columns)
+        for i in todo:
+            start, stop = bounds[i]
+            yield i, shard_columns(table.slice(start, stop - start), bounds[i])
+
+    def first_id(self, bounds: tuple[int, int]) -> str:
+        return self.table.column("id")[bounds[0]].as_py()
+
+
+def shard_columns(table: pa.Table, bounds: tuple[int, int]) -> dict:
+    """A shard: the columns of its rows, and where they lie (`_rows`, which names its per-sample part)."""
+    shard = to_columns(table)
+    shard["_rows"] = bounds
     return shard
 
 
-def evaluate_shards(task_name: str, table: pa.Table, ctx: Context, bounds: list[tuple[int, int]],
+def evaluate_shards(task_name: str, rows, ctx: Context, bounds: list[tuple[int, int]],
                     todo: list[int], runner, progress=None, on_state=None) -> tuple[State, Problems, int]:
     """Merged state, problems and number of retried shards of the shards `todo` (indexes into
-    `bounds`), evaluated by `runner`. `on_state(index, state)` sees each shard without problems
-    as it finishes (to persist it). A shard that fails on every attempt raises ShardFailure."""
-    needed = get_task(task_name).shard_columns(table, ctx)
-    columns = table.select(needed + [c for c in extra_columns(ctx.analysis) if c not in needed])
-    shards = ((i, _shard(columns, bounds[i])) for i in todo)
+    `bounds`) of the joined `rows` (TableRows or StreamedRows), evaluated by `runner`.
+    `on_state(index, state)` sees each shard without problems as it finishes (to persist it). A
+    shard that fails on every attempt raises ShardFailure."""
+    needed = get_task(task_name).shard_columns(rows.column_names, ctx)
+    shards = rows.shards(bounds, todo, needed + [c for c in extra_columns(ctx.analysis) if c not in needed])
     state, problems, finished, retried = State(), Problems(), [], 0
     try:
         for outcome in runner(shards):
@@ -90,7 +112,7 @@ def evaluate_shards(task_name: str, table: pa.Table, ctx: Context, bounds: list[
                 progress.update(stop - start, retried=outcome.attempt > 0)
     except ShardError as e:
         start, stop = bounds[e.index]
-        first_id = table.column("id")[start].as_py()
+        first_id = rows.first_id(bounds[e.index])
         attempts = f" on all {e.attempts} attempts" if e.attempts > 1 else ""
         samples = f"samples {start + 1}–{stop}" if stop - start > 1 else f"sample {stop}"
         raise ShardFailure(f"shard {e.index + 1} of {len(bounds)} ({samples}, first id {first_id}) "

@@ -55,7 +55,7 @@ class AsvspoofTask(Task):
             options["asv_scores"] = redact(options["asv_scores"])
         return pa.table({"id": gt_ids, "gt_label": label, "pred_score": score[row]})
 
-    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
+    def shard_columns(self, names: list[str], ctx: Context) -> list[str]:
         return ["gt_label", "pred_score"]
 
     def media_columns(self, ctx: Context) -> tuple[str, ...]:

@@ -29,19 +29,17 @@ class AudioTask(Task):
     default_weights = ()
     conventions = dict(COMMON_CONVENTIONS)
 
-    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
-        problems = Problems()
+    def join(self, gt: Manifest, pred: Manifest, options: dict, problems: Problems) -> pa.Table:
         out, _ = joined_labels(gt, pred, options, problems)
         out.pop("pred_row")
         if columns.has(gt, "audio"):
             out["audio"] = columns.uris(gt, "audio", out["id"], problems)
-        problems.raise_if_any()
         return pa.table(out)
 
-    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
+    def shard_columns(self, names: list[str], ctx: Context) -> list[str]:
         if ctx.decode_only:
-            return table.column_names
-        return [c for c in ("gt_label", "pred_label", "pred_score") if c in table.column_names]
+            return names
+        return [c for c in ("gt_label", "pred_label", "pred_score") if c in names]
 
     def media_columns(self, ctx: Context) -> tuple[str, ...]:
         return ("audio",) if ctx.decode_only else ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -89,11 +88,24 @@ class Task:
     # driver side -------------------------------------------------------------------
     def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
         """Validate both manifests and join them into one row per GT sample (raises InputError)."""
+        problems = Problems()
+        table = self.join(gt, pred, options, problems)
+        problems.raise_if_any()
+        return table
+
+    def join(self, gt: Manifest, pred: Manifest, options: dict, problems: Problems) -> pa.Table:
+        """One row per GT row, each checked on its own (problems collected; a missing column or a
+        wrong type raises InputError). A task with this method takes row batches of any manifest
+        size: `raydeval.engine.streamed` calls it on batches of GT rows and their predictions."""
         raise NotImplementedError
 
-    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
-        """The columns of the joined table that `evaluate` reads (only these travel to workers)."""
-        return table.column_names
+    @property
+    def joins_batches(self) -> bool:
+        return type(self).join is not Task.join
+
+    def shard_columns(self, names: list[str], ctx: Context) -> list[str]:
+        """The columns of the joined table (`names`) that `evaluate` reads (only these travel to workers)."""
+        return names
 
     def media_columns(self, ctx: Context) -> tuple[str, ...]:
         """The columns of the joined table naming media files that `evaluate` may read."""
@@ -155,15 +167,14 @@ def joined_labels(gt: Manifest, pred: Manifest, options: dict, problems: Problem
 def join_rows(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array, options: dict,
               problems: Problems, negative: str | None = "predicted real") -> np.ndarray:
     """For each GT row, its prediction row (-1 where missing). Missing ids are a problem unless
-    `missing` is negative (scored as `negative`, None where that is no choice); extra ids a warning."""
+    `missing` is negative (scored as `negative`, None where that is no choice); extra ids a warning
+    (printed by `problems.raise_if_any`)."""
     row = columns.join_ids(gt, gt_ids, pred, pred_ids, problems)
     present = row >= 0
     missing = gt_ids.filter(pa.array(~present)).drop_null().to_pylist()
     if missing and options["missing"] == "error":
         problems.add(pred.uri, "id", messages.missing_ids(negative), missing)
-    extra = len(pred_ids) - int(present.sum())
-    if extra > 0:
-        print(messages.extra_ids(pred.uri, extra), file=sys.stderr)
+    problems.extra[pred.uri] = len(pred_ids) - int(present.sum())
     return row
 
 

@@ -39,8 +39,8 @@ class DetectionTask(Task):
         problems.raise_if_any()
         return pa.table(out)
 
-    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
-        return [c for c in ("gt_label", "pred_label", "pred_score", "frames") if c in table.column_names]
+    def shard_columns(self, names: list[str], ctx: Context) -> list[str]:
+        return [c for c in ("gt_label", "pred_label", "pred_score", "frames") if c in names]
 
     def media_columns(self, ctx: Context) -> tuple[str, ...]:
         return ()

@@ -35,12 +35,10 @@ class ImageTask(Task):
                                   "predicted mask of another shape: error, or nearest-neighbour resize"),
     }
 
-    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
-        problems = Problems()
+    def join(self, gt: Manifest, pred: Manifest, options: dict, problems: Problems) -> pa.Table:
         out, pred_ids = joined_labels(gt, pred, options, problems)
         out["gt_mask"] = columns.uris(gt, "mask", out["id"], problems)
         out["pred_mask"] = take_pred(columns.uris(pred, "mask", pred_ids, problems), out.pop("pred_row"))
-        problems.raise_if_any()
         return pa.table(out)
 
     def samples(self, shard: dict, ctx: Context) -> tuple[Samples, Problems]:

@@ -63,7 +63,7 @@ class TemporalTask(Task):
         index = np.repeat(first - (np.cumsum(taken) - taken), taken) + np.arange(taken.sum())
         return pa.table({"id": gt_ids, "segments": _packed(segs, seg_len), "proposals": _packed(props[index], taken)})
 
-    def shard_columns(self, table: pa.Table, ctx: Context) -> list[str]:
+    def shard_columns(self, names: list[str], ctx: Context) -> list[str]:
         return ["segments", "proposals"]
 
     def media_columns(self, ctx: Context) -> tuple[str, ...]:

@@ -38,8 +38,7 @@ class VideoTask(Task):
                                         "how real videos enter mtiou"),
     }
 
-    def prepare(self, gt: Manifest, pred: Manifest, options: dict) -> pa.Table:
-        problems = Problems()
+    def join(self, gt: Manifest, pred: Manifest, options: dict, problems: Problems) -> pa.Table:
         out, pred_ids = joined_labels(gt, pred, options, problems)
         columns.require(gt, "num_frames", "fake_frames")
         num_frames = columns.positive_ints(gt, "num_frames", out["id"], problems)
@@ -66,7 +65,6 @@ class VideoTask(Task):
         out.update(num_frames=num_frames, gt_frames=gt_frames, pred_frames=pred_frames,
                    gt_mask=columns.uris(gt, "mask", out["id"], problems),
                    pred_mask=take_pred(columns.uris(pred, "mask", pred_ids, problems), out.pop("pred_row")))
-        problems.raise_if_any()
         return pa.table(out)
 
     def samples(self, shard: dict, ctx: Context) -> tuple[Samples, Problems]:

@@ -1,0 +1,170 @@
+"""Image, video and label manifests of any size, joined out of core and streamed to the shards.
+
+DuckDB checks the ids (empty, repeated; `labels._Checks`) and joins the predictions to the GT
+rows out of core, writing every GT row once, in GT order, next to its prediction to a temporary
+Parquet file; every other prediction row (extra, repeated or without id) goes to a second file.
+The driver then reads these files in batches of BATCH_ROWS rows: once to check every column with
+the task's own `join` (the in-memory path's checks and messages; problems kept bounded) and to
+size the job, and again to cut the shards as they are handed to the workers. Its memory is flat
+in the number of rows; the shards' rows travel to the workers as they are cut, never all at once.
+
+Taken, without an `--address`, for the tasks that join in batches (`Task.joins_batches`) when the
+manifests together are larger than RAYDEVAL_OUT_OF_CORE_BYTES (see `labels.large`); label jobs
+without analyses are counted in SQL instead (`labels`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from raydeval.analysis import Analysis, Grid, checked, with_columns
+from raydeval.engine import labels
+from raydeval.engine.plan import JobSize
+from raydeval.engine.run import shard_columns
+from raydeval.errors import Problems
+from raydeval.io import messages
+from raydeval.io.manifest import Manifest
+from raydeval.tasks.base import Context
+
+BATCH_ROWS = 65536
+ROW, MATCHED = "raydeval_row", "raydeval_matched"
+
+
+def chosen(task, gt_uri: str, pred_uri: str, storage_options: dict) -> bool:
+    """Whether this job's manifests are large enough to be joined out of core."""
+    return task.joins_batches and labels.large(gt_uri, pred_uri, storage_options)
+
+
+def join(task, options: dict, ctx: Context, analysis: Analysis) -> "StreamedRows":
+    """The joined rows of a job, checked; raises InputError like the in-memory path and
+    labels.Unreadable where DuckDB cannot read a manifest."""
+    import duckdb
+
+    folder = tempfile.mkdtemp(prefix="raydeval-join-")
+    try:
+        inputs = labels.hashed_inputs(ctx.gt_uri, ctx.pred_uri, ctx.storage_options)
+        with labels.connect(folder) as con:
+            try:
+                checks = labels.open_views(con, folder, ctx.gt_uri, ctx.pred_uri, ctx.storage_options, inputs)
+                checks.ids()
+                matched = _write(con, checks, folder)
+            except duckdb.OutOfMemoryException:
+                raise
+            except duckdb.Error as e:  # a value DuckDB cannot convert
+                raise labels.Unreadable(str(e)) from None
+        rows = StreamedRows(task, options, ctx, folder, inputs, checks.schemas)
+        rows.check(analysis, checks.problems, inputs["pred"]["rows"] - matched)
+        return rows
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _write(con, checks, folder: str) -> int:
+    """Writes `joined.parquet` (each GT row, in order, with its first prediction) and
+    `unmatched.parquet` (the other prediction rows); the number of GT rows with a prediction."""
+    gt_names, pred_names = (checks.schemas[side].names for side in ("gt", "pred"))
+    repeated = any(kind[1:] == ("id", messages.DUPLICATE_ID) and kind[0] == checks.uris["pred"]
+                   for kind in checks.problems.by_kind)
+    if repeated:  # the first row of each prediction id joins; the others stay unmatched
+        con.execute(f"COPY (SELECT * EXCLUDE (raydeval_p), id IS NOT NULL AND row_number() OVER (PARTITION BY id "
+                    "ORDER BY raydeval_p) = 1 AS raydeval_first FROM (SELECT *, row_number() OVER () AS raydeval_p "
+                    f"FROM pred)) TO {labels._quote(folder + '/pred.parquet')} (FORMAT parquet)")
+        con.execute(f"CREATE VIEW p AS SELECT * FROM read_parquet({labels._quote(folder + '/pred.parquet')})")
+    else:
+        con.execute("CREATE VIEW p AS SELECT *, id IS NOT NULL AS raydeval_first FROM pred")
+    selected = ", ".join([f"g.{labels._ident(c)} AS {labels._ident('g:' + c)}" for c in gt_names]
+                         + [f"p.{labels._ident(c)} AS {labels._ident('p:' + c)}" for c in pred_names])
+    con.execute(f"COPY (SELECT {selected}, p.id IS NOT NULL AS {MATCHED} "
+                f"FROM (SELECT row_number() OVER () AS {ROW}, * FROM gt) AS g "
+                f"LEFT JOIN (SELECT * FROM p WHERE raydeval_first) AS p ON g.id = p.id ORDER BY g.{ROW}) "
+                f"TO {labels._quote(folder + '/joined.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {BATCH_ROWS})")
+    unmatched = ", ".join(f"{labels._ident(c)} AS {labels._ident('p:' + c)}" for c in pred_names)
+    con.execute(f"COPY (SELECT {unmatched} FROM p WHERE NOT raydeval_first OR id NOT IN (SELECT id FROM gt "
+                f"WHERE id IS NOT NULL)) TO {labels._quote(folder + '/unmatched.parquet')} (FORMAT parquet)")
+    return con.execute(f"SELECT count(*) FROM read_parquet({labels._quote(folder + '/joined.parquet')}) "
+                       f"WHERE {MATCHED}").fetchall()[0][0]
+
+
+class StreamedRows:
+    """The joined rows on disk (see the module), read in batches; like `run.TableRows`."""
+
+    def __init__(self, task, options: dict, ctx: Context, folder: str, inputs: dict, schemas: dict):
+        self.task, self.options, self.ctx, self.folder, self.inputs = task, options, ctx, folder, inputs
+        self.gt_names, self.pred_names = schemas["gt"].names, schemas["pred"].names
+        self.num_rows = inputs["gt"]["rows"]
+        self.analysis, self.column_names, self.small = Analysis(), [], True
+        self._first_ids: dict[tuple[int, int], str] = {}
+
+    def close(self) -> None:
+        """Removes the joined rows' folder."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def check(self, analysis: Analysis, problems: Problems, extra: int) -> None:
+        """Every row checked by the task's own `join` (raises InputError with the problems of
+        all rows, ids' problems from SQL included); sizes the job and prepares the analysis."""
+        if analysis:
+            analysis = checked(self.task, self.ctx.gt_uri, self.gt_names, analysis)
+        size, grid = JobSize(self.task, self.ctx), Grid()
+        for raw in self._batches("joined"):
+            table, gt, found = self._join(raw)
+            problems = _merged(problems, found)
+            size.add(table)
+            if analysis.bootstrap and "pred_score" in table.column_names:
+                grid.add(table.column("pred_score").to_numpy())
+            self.column_names = self.column_names or with_columns(table, gt, analysis).column_names
+        for raw in self._batches("unmatched"):
+            problems = _merged(problems, self._join(raw, matched=False)[2])
+        problems.extra = {self.ctx.pred_uri: extra}
+        problems.raise_if_any()
+        self.analysis, self.small = grid.done(analysis), size.small()
+
+    def _batches(self, name: str):
+        yield from (pa.Table.from_batches([b]) for b in
+                    pq.ParquetFile(f"{self.folder}/{name}.parquet").iter_batches(batch_size=BATCH_ROWS))
+
+    def _join(self, raw: pa.Table, matched: bool = True) -> tuple[pa.Table, pa.Table, Problems]:
+        """The task's joined rows of a batch of `joined` (or `unmatched`) rows, their GT rows and
+        the problems found."""
+        gt = raw.select([f"g:{c}" for c in self.gt_names]).rename_columns(self.gt_names) if matched \
+            else pa.schema([(c, t) for c, t in zip(self.gt_names, self._gt_types())]).empty_table()
+        pred = raw.filter(raw.column(MATCHED)) if matched else raw
+        pred = pred.select([f"p:{c}" for c in self.pred_names]).rename_columns(self.pred_names)
+        problems = Problems()
+        table = self.task.join(Manifest(self.ctx.gt_uri, gt, ""), Manifest(self.ctx.pred_uri, pred, ""),
+                               self.options, problems)
+        return table, gt, problems
+
+    def _gt_types(self) -> list:
+        schema = pq.read_schema(f"{self.folder}/joined.parquet")
+        return [schema.field(f"g:{c}").type for c in self.gt_names]
+
+    def shards(self, bounds: list[tuple[int, int]], todo: list[int], columns: list[str]):
+        """(index, shard) of the shards `todo` (in order), cut from the joined rows as they are read."""
+        batches, held, held_from = self._batches("joined"), [], 0  # held: batches read, from row held_from
+        for i in todo:
+            start, stop = bounds[i]
+            while held_from + sum(b.num_rows for b in held) < stop:
+                held.append(next(batches))
+                while held and held_from + held[0].num_rows <= start:  # wholly before this shard
+                    held_from += held.pop(0).num_rows
+            raw = pa.concat_tables(held).slice(start - held_from, stop - start)
+            table, gt, _ = self._join(raw)
+            table = with_columns(table, gt, self.analysis)
+            self._first_ids[bounds[i]] = table.column("id")[0].as_py()
+            yield i, shard_columns(table.select(columns), bounds[i])
+
+    def first_id(self, bounds: tuple[int, int]) -> str:
+        return self._first_ids.get(bounds, "?")
+
+
+def _merged(problems: Problems, found: Problems) -> Problems:
+    """`problems` and a batch's `found`, bounded; ids' problems come from SQL, over all rows."""
+    found.discard("id", messages.EMPTY_ID)
+    found.discard("id", messages.DUPLICATE_ID)
+    found.extra = {}
+    return problems.bounded().merge(found.bounded()).bounded()
