@@ -45,11 +45,11 @@ def join_ids(gt: Manifest, gt_ids: pa.Array, pred: Manifest, pred_ids: pa.Array,
 
     One dictionary encoding of both id columns serves the duplicate checks and the join.
     """
-    gt_part, pred_part = pa.chunked_array([gt_ids, pred_ids], pa.string()).dictionary_encode().chunks
-    dictionary = pred_part.dictionary  # shared by both chunks, complete after the last one
+    encoded = pa.concat_arrays([gt_ids.cast(pa.string()), pred_ids.cast(pa.string())]).dictionary_encode()
+    dictionary = encoded.dictionary
     size = len(dictionary)
-    gt_codes, pred_codes = (pc.fill_null(part.indices, size).to_numpy(zero_copy_only=False)  # null -> size
-                            for part in (gt_part, pred_part))
+    codes = pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False)  # null -> size
+    gt_codes, pred_codes = codes[:len(gt_ids)], codes[len(gt_ids):]
     for m, side in ((gt, gt_codes), (pred, pred_codes)):
         repeated = np.flatnonzero(np.bincount(side, minlength=size + 1)[:size] > 1)
         problems.add(m.uri, "id", messages.DUPLICATE_ID, dictionary.take(pa.array(repeated)).to_pylist())

@@ -1,4 +1,4 @@
-"""Content hashes of files at any fsspec URL, streamed in chunks."""
+"""Content hashes of manifests at any fsspec URL, streamed in chunks."""
 
 from __future__ import annotations
 
@@ -19,5 +19,5 @@ def sha256_of(uri: str, storage_options: dict | None = None) -> str:
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
     except Exception as e:  # fsspec backends raise assorted errors (OSError, BadZipFile, SDK errors)
-        raise InputError(f"{uri}: cannot read: {first_line(e)}") from None
+        raise InputError(f"{uri}: cannot read manifest: {first_line(e)}") from None
     return digest.hexdigest()
