@@ -92,7 +92,7 @@ def split_timers():
     from raydeval.state import State
 
     times = {"prepare": 0.0, "ensure_ray": 0.0, "shards": 0.0, "shard_build": 0.0, "merge": 0.0}
-    originals = (ev.prepare, RaySession.start, ev.evaluate_shards, run_mod.to_columns, State.__dict__["merged"])
+    originals = (ev._joined_rows, RaySession.start, ev.evaluate_shards, run_mod.to_columns, State.__dict__["merged"])
 
     def timed(key, fn):
         def wrapper(*args, **kwargs):
@@ -103,7 +103,7 @@ def split_timers():
                 times[key] += time.perf_counter() - clock
         return wrapper
 
-    ev.prepare = timed("prepare", originals[0])
+    ev._joined_rows = timed("prepare", originals[0])
     RaySession.start = timed("ensure_ray", originals[1])
     ev.evaluate_shards = timed("shards", originals[2])
     run_mod.to_columns = timed("shard_build", originals[3])
@@ -111,7 +111,7 @@ def split_timers():
     try:
         yield times
     finally:
-        ev.prepare, RaySession.start, ev.evaluate_shards, run_mod.to_columns, State.merged = originals
+        ev._joined_rows, RaySession.start, ev.evaluate_shards, run_mod.to_columns, State.merged = originals
 
 
 def raydeval_once(task_name: str, info: dict, workers: int, conventions: dict | None = None) -> dict:

@@ -42,6 +42,7 @@ DEFAULTS = {
     "video_shape": (512, 512),
     "label_rows": (100_000, 1_000_000),
     "scale_rows": (1_000_000, 10_000_000, 100_000_000),  # manifests at scale (fresh-process runs)
+    "image_manifest_rows": (1_000_000, 4_000_000),  # image manifests at scale (fresh-process runs)
 }
 MANIFEST_VERSION = 1  # bump when the generated content changes
 
@@ -246,6 +247,29 @@ def label_workload(root: str = DEFAULT_ROOT, rows: int = 100_000, seed: int = 0)
     return _finish(folder, info)
 
 
+def image_manifest_workload(root: str = DEFAULT_ROOT, rows: int = 1_000_000, seed: int = 0) -> dict:
+    """Image-task GT (id, label, mask, dataset) and prediction (id, score, mask) manifests of `rows`
+    images whose masks are all absent (a measure of the join, not of the decoder)."""
+    folder = f"{root}/image-manifests-{rows}r-seed{seed}"
+    params = {"kind": "image-manifests", "version": MANIFEST_VERSION, "rows": rows, "seed": seed}
+    done = _reuse(folder, params)
+    if done:
+        return done
+    os.makedirs(folder)
+    rng = np.random.default_rng([seed, rows, 1])
+    ids = pa.array([f"img_{k:09d}" for k in range(rows)], pa.string())
+    label = (rng.random(rows) < 0.5).astype(np.int8)
+    score = np.clip(label * 0.35 + rng.normal(0.3, 0.2, rows), 0, 1).round(3)
+    dataset = pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, rows)])
+    order = rng.permutation(rows)
+    no_masks = pa.nulls(rows, pa.string())
+    pq.write_table(pa.table({"id": ids, "label": label, "mask": no_masks, "dataset": dataset}), f"{folder}/gt.parquet")
+    pq.write_table(pa.table({"id": ids.take(pa.array(order)), "score": score[order], "mask": no_masks}),
+                   f"{folder}/pred.parquet")
+    info = {**params, "folder": folder, "gt": f"{folder}/gt.parquet", "pred": f"{folder}/pred.parquet"}
+    return _finish(folder, info)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 def _reuse(folder: str, params: dict) -> dict | None:
@@ -285,7 +309,8 @@ def scaled(scale: float) -> dict:
             "image_pairs": max(1, round(DEFAULTS["image_pairs"] * scale)),
             "videos": max(1, round(DEFAULTS["videos"] * scale)),
             "label_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["label_rows"]),
-            "scale_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["scale_rows"])}
+            "scale_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["scale_rows"]),
+            "image_manifest_rows": tuple(max(10, round(r * scale)) for r in DEFAULTS["image_manifest_rows"])}
 
 
 def generate_all(root: str = DEFAULT_ROOT, sizes: dict | None = None, seed: int = 0,
@@ -301,6 +326,7 @@ def generate_all(root: str = DEFAULT_ROOT, sizes: dict | None = None, seed: int 
     out["labels_large"] = label_workload(root, large, seed)
     out["scale"] = [label_workload(root, rows, seed) if rows <= 10_000_000 else large_label_workload(root, rows)
                     for rows in sizes.get("scale_rows", ())]
+    out["image_scale"] = [image_manifest_workload(root, rows, seed) for rows in sizes.get("image_manifest_rows", ())]
     return out
 
 

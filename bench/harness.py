@@ -21,10 +21,11 @@ One run measures, with medians of `--reps` repetitions:
   (i) the cost of persisting shard states (`--state-dir` on local disk and on moto's S3 server);
   (j) the cost of `--bootstrap 1000` and `--per-sample` over a plain run (images; 1M label rows);
   (k) manifests at scale: 1M, 10M and 100M label rows from process start, against the naive script.
+  (l) image manifests at scale: 1M and 4M rows, the streamed join against the in-memory one.
 It checks that all variants agree on the metrics they share and writes a Markdown report.
 
 The measurements live in one module per workload: `bench.floor` (a, g), `bench.endtoend` (b, e, f),
-`bench.baselines` (c, d and scikit-learn on the labels), `bench.engine` (h, i, j), `bench.manifests` (k), with RSS measurement in `bench.memory`; the
+`bench.baselines` (c, d and scikit-learn on the labels), `bench.engine` (h, i, j), `bench.manifests` (k, l), with RSS measurement in `bench.memory`; the
 figures, targets and Markdown in `bench.report`. This module runs them in order (`run_all`), checks
 the agreement of the variants, records the machine, and is the command line, including the
 `--child` mode of the fresh-process runs (`bench.endtoend.one_shot_fresh`) and `--from-json`.
@@ -46,7 +47,7 @@ from bench import generate, kernels
 from bench.baselines import naive_images, naive_labels, raydata_images
 from bench.common import POOL_PROCESSES
 from bench.engine import DEMO_IMAGES, analysis_costs, small_job, state_costs
-from bench.manifests import at_scale
+from bench.manifests import at_scale, images_at_scale
 from bench.endtoend import (child_run, memory_run, one_shot_fresh, ray_start, raydeval_once, restart_ray, start_ray,
                             stop_ray, summarize)
 from bench.floor import FloorPool, decode_in_process, image_files, task_kernel_in_process, video_files
@@ -80,7 +81,7 @@ def run_all(data_root: str, sizes: dict, reps: int = 3, seed: int = 0, naive_pai
     img_files, vid_files = image_files(images), video_files(videos)
     pool = FloorPool(POOL_PROCESSES)  # spawned now, before this process starts Ray
     try:
-        _measure(out, data_root, images, videos, labels, work["scale"], img_files, vid_files, pool, reps, naive_pairs,
+        _measure(out, data_root, images, videos, labels, work["scale"] + work["image_scale"], img_files, vid_files, pool, reps, naive_pairs,
                  raydata, ray_start_reps, fresh_labels, memory, log)
     finally:
         pool.close()
@@ -118,7 +119,8 @@ def _measure(out, data_root, images, videos, labels, scale, img_files, vid_files
         out["fresh_images"] = one_shot_fresh("openmmsec-image", images, POOL_PROCESSES, reps, shard_size=1)
         log(f"(h) the demo's {DEMO_IMAGES}-image evaluation from process start vs Ray start alone x {reps} ...")
         out["small_job"] = small_job(data_root, reps)
-        out["at_scale"] = at_scale(scale, reps, log)
+        out["at_scale"] = at_scale([w for w in scale if w["kind"] != "image-manifests"], reps, log)
+        out["images_at_scale"] = images_at_scale([w for w in scale if w["kind"] == "image-manifests"], reps, log)
 
     # (b) Ray start
     if ray_start_reps:
@@ -220,6 +222,10 @@ def agreement(out: dict, images: dict) -> list[dict]:
         checks.append({"what": f"images: naive loop mean pixel F1 (sklearn) on its {naive_pairs} pairs == "
                                "raydeval's kernel on the same pairs (to 1e-12)",
                        "ok": abs(out["naive"]["pixel_f1_subset"] - sub) <= 1e-12})
+    for rows, runs in out.get("images_at_scale", {}).items():
+        checks.append({"what": f"images {int(rows):,} manifest rows: streamed join == in-memory join, all metrics "
+                               "bit-identical", "ok": runs["raydeval"]["metrics"] == runs["in_memory"]["metrics"]
+                       and runs["raydeval"]["join"] == "streamed" and runs["in_memory"]["join"] == "in-memory"})
     for rows, runs in out.get("at_scale", {}).items():
         if "in_memory" in runs:
             checks.append({"what": f"labels {int(rows):,} rows: out-of-core (DuckDB) == in-memory join, all metrics "

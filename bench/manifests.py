@@ -8,6 +8,10 @@ its exit, with the process's own peak RSS (VmHWM, threads included):
 
 1M and 10M rows come from `bench.generate.label_workload`, 100M from `large_label_workload`
 (written in batches, on disk). Runs of one size are interleaved.
+
+(l) The same for image manifests (`bench.generate.image_manifest_workload`): raydeval's streamed
+join (DuckDB, then shards cut from its output) against its in-memory join. The fake images carry
+no masks, so that the figures are the join's and the driver's, not the decoder's.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from bench.memory import status_kib
 NEVER = str(2**62)  # RAYDEVAL_OUT_OF_CORE_BYTES that no manifest reaches
 
 
-def _child(kind: str, gt: str, pred: str) -> None:
+def _child(kind: str, task: str, gt: str, pred: str) -> None:
     """Run one variant in this (fresh) process; print its peak RSS last."""
     if kind == "naive":
         import pyarrow.parquet as pq
@@ -36,20 +40,20 @@ def _child(kind: str, gt: str, pred: str) -> None:
     else:
         from raydeval.cli import main
 
-        code = main(["eval", "openmmsec-audio", "--gt", gt, "--pred", pred, "--json", "--quiet"])
+        code = main(["eval", task, "--gt", gt, "--pred", pred, "--json", "--quiet"])
         if code:
             sys.exit(code)
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's RSS
     print(json.dumps({"peak_rss_mib": status_kib("self", "VmHWM") / 1024}), flush=True)
 
 
-def _timed(kind: str, info: dict) -> dict:
+def _timed(kind: str, info: dict, task: str = "openmmsec-audio") -> dict:
     env = dict(os.environ)
     if kind == "in_memory":
         env["RAYDEVAL_OUT_OF_CORE_BYTES"] = NEVER
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     clock = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.manifests", "--child", kind, info["gt"], info["pred"]],
+    proc = subprocess.run([sys.executable, "-m", "bench.manifests", "--child", kind, task, info["gt"], info["pred"]],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=3600)
     seconds = time.perf_counter() - clock
     if proc.returncode:
@@ -57,7 +61,8 @@ def _timed(kind: str, info: dict) -> dict:
     lines = proc.stdout.strip().splitlines()
     out = {"seconds": seconds, **json.loads(lines[-1])}
     if kind != "naive":
-        out["metrics"] = json.loads("\n".join(lines[:-1]))["metrics"]
+        result = json.loads("\n".join(lines[:-1]))
+        out.update(metrics=result["metrics"], join=result["run"]["join"])
     return out
 
 
@@ -72,10 +77,34 @@ def at_scale(infos: list[dict], reps: int, log=print) -> dict:
         for _ in range(1 if huge else reps):
             for kind in kinds:
                 runs[kind].append(_timed(kind, info))
-        out[str(info["rows"])] = {kind: {"seconds": [r["seconds"] for r in rs],
-                                         "peak_rss_mib": max(r["peak_rss_mib"] for r in rs),
-                                         "metrics": rs[-1].get("metrics")} for kind, rs in runs.items()}
+        out[str(info["rows"])] = _summary(runs)
     return out
+
+
+def _summary(runs: dict) -> dict:
+    return {kind: {"seconds": [r["seconds"] for r in rs], "peak_rss_mib": max(r["peak_rss_mib"] for r in rs),
+                   "metrics": rs[-1].get("metrics"), "join": rs[-1].get("join")} for kind, rs in runs.items()}
+
+
+def images_at_scale(infos: list[dict], reps: int, log=print) -> dict:
+    """(l): the streamed and the in-memory join on every image workload (with `rows`)."""
+    out = {}
+    for info in infos:
+        log(f"(l) {info['rows']:,} image rows: raydeval, in_memory x {reps} ...")
+        runs = {"raydeval": [], "in_memory": []}
+        for _ in range(reps):
+            for kind in runs:
+                runs[kind].append(_timed(kind, info, "openmmsec-image"))
+        out[str(info["rows"])] = _summary(runs)
+    return out
+
+
+def image_figures(l: dict) -> dict:
+    """Peak RSS growth of (l)'s smallest to largest size, for the streamed and the in-memory join."""
+    small, large = sorted(l, key=int)[0], sorted(l, key=int)[-1]
+    return {"image_sizes": (small, large),
+            **{f"image_rss_growth_pct_{kind}": 100 * (l[large][kind]["peak_rss_mib"] / l[small][kind]["peak_rss_mib"] - 1)
+               for kind in ("raydeval", "in_memory")}}
 
 
 def figures(k: dict) -> dict:
@@ -93,19 +122,20 @@ def figures(k: dict) -> dict:
     return f
 
 
-def rows_of(k: dict) -> list[str]:
-    """The report's table of (k)."""
+def rows_of(k: dict, what: str = "Label rows") -> list[str]:
+    """The report's table of (k) or (l)."""
     names = {"raydeval": "`raydeval eval` (out of core: DuckDB)", "in_memory": "`raydeval eval`, in-memory join "
              "(RAYDEVAL_OUT_OF_CORE_BYTES above the manifests)", "naive": "naive script: pyarrow `Table.join` + "
              "scikit-learn, one process"}
-    lines = ["| Label rows | Variant (fresh process, from its start) | Wall s | Peak RSS MiB |", "|---|---|---|---|"]
+    lines = [f"| {what} | Variant (fresh process, from its start) | Wall s | Peak RSS MiB |", "|---|---|---|---|"]
     for size in sorted(k, key=int):
         for kind, run in k[size].items():
             seconds = run["seconds"]
             wall = f"{median(seconds):.2f}" + (f" ({min(seconds):.2f}–{max(seconds):.2f})" if len(seconds) > 1 else "")
-            lines.append(f"| {int(size):,} | {names[kind]} | {wall} | {run['peak_rss_mib']:.0f} |")
+            join = f" [{run['join']}]" if run.get("join") else ""
+            lines.append(f"| {int(size):,} | {names[kind]}{join} | {wall} | {run['peak_rss_mib']:.0f} |")
     return lines
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--child"]:
-    _child(*sys.argv[2:5])
+    _child(*sys.argv[2:6])

@@ -51,6 +51,16 @@ def prepare(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, setti
     return task, options, *_read_and_join(task, options, gt_uri, pred_uri, settings.storage_options)
 
 
+def validated_rows(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings) -> int:
+    """The number of samples once both manifests are checked, joined the way `evaluate` joins them
+    (out of core when they are large)."""
+    task = get_task(task_name)
+    options = task.options(**conventions)
+    rows, *_ = _joined_rows(task, options, Context(options, gt_uri, pred_uri, settings.storage_options), settings)
+    rows.close()
+    return rows.num_rows
+
+
 def _read_and_join(task, options: dict, gt_uri: str, pred_uri: str, storage_options: dict):
     """Both manifests, read whole, and their validated joined table."""
     gt = read_manifest(gt_uri, storage_options)
@@ -137,6 +147,9 @@ def _sharded(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, sett
     options = task.options(**conventions)
     ctx = Context(options, gt_uri, pred_uri, settings.storage_options, settings.device, decode_only, analysis)
     rows, inputs, small, join = _joined_rows(task, options, ctx, settings)
+    if settings.progress and join == "streamed":
+        print(f"{task.name}: {rows.num_rows:,} rows joined out of core; shards are cut from them as they are "
+              "handed out", file=sys.stderr)
     try:
         ctx = dataclasses.replace(ctx, analysis=rows.analysis)
         in_process = settings.address is None and small
@@ -181,9 +194,6 @@ def _joined_rows(task, options: dict, ctx: Context, settings: RunSettings):
         except labels.Unreadable:  # the in-memory path says what is wrong
             pass
         else:
-            if settings.progress:
-                print(f"{task.name}: {rows.num_rows:,} rows joined out of core; shards are cut from them as they "
-                      "are handed out", file=sys.stderr)
             return rows, rows.inputs, rows.small, "streamed"
     gt, pred, table = _read_and_join(task, options, ctx.gt_uri, ctx.pred_uri, settings.storage_options)
     table, analysis = prepare_analysis(task, gt, table, ctx.analysis)

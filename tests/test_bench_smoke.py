@@ -113,3 +113,18 @@ def test_report_re_rendered_from_json_with_a_gpu_section(results, tmp_path):
     with pytest.raises(SystemExit):  # measuring options make no sense without measuring
         harness.main(["--from-json", str(tmp_path / "run.json"), "--reps", "5", "--out", str(tmp_path / "x.md")])
     assert not (tmp_path / "x.md").exists()
+
+
+def test_image_manifests_at_scale(tmp_path, monkeypatch):
+    """(l) at a tiny scale: the streamed and the in-memory join agree, in fresh processes."""
+    from bench import manifests
+
+    monkeypatch.setenv("RAYDEVAL_OUT_OF_CORE_BYTES", "0")  # the default variant streams even these
+    infos = [generate.image_manifest_workload(str(tmp_path), rows) for rows in (300, 600)]
+    runs = manifests.images_at_scale(infos, 1, log=lambda msg: None)
+    for size in ("300", "600"):
+        assert runs[size]["raydeval"]["join"] == "streamed" and runs[size]["in_memory"]["join"] == "in-memory"
+        assert runs[size]["raydeval"]["metrics"] == runs[size]["in_memory"]["metrics"]
+    figures = manifests.image_figures(runs)
+    assert figures["image_sizes"] == ("300", "600") and figures["image_rss_growth_pct_raydeval"] is not None
+    assert any("[streamed]" in line for line in manifests.rows_of(runs, "Image rows"))

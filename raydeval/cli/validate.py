@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from raydeval.evaluate import evaluate, prepare
+    from raydeval.evaluate import evaluate, validated_rows
 
     conventions, settings = common.conventions(args), common.settings(args)
     if args.decode:
@@ -25,6 +25,6 @@ def run(args) -> int:
         print(f"ok: {result['counts']['samples']} samples, every referenced file decodes"
               + (f" ({json.dumps(extra)})" if extra else ""))
     else:
-        *_, table = prepare(args.task, args.gt, args.pred, conventions, settings)
-        print(f"ok: {table.num_rows} samples; manifests are valid (use --decode to check media)")
+        rows = validated_rows(args.task, args.gt, args.pred, conventions, settings)
+        print(f"ok: {rows} samples; manifests are valid (use --decode to check media)")
     return common.EXIT_OK

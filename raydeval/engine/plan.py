@@ -43,7 +43,7 @@ class JobSize:
             self.frames += sum(pc.sum(pc.if_else(pc.is_valid(c), table.column("num_frames"), 0)).as_py() or 0
                                for c in columns)
         if self.files <= SMALL_JOB_FILES:
-            self.uris += [uri for c in columns for uri in c.to_pylist() if uri is not None]
+            self.uris += [uri for c in columns for uri in pc.drop_null(c).to_pylist()]
 
     def small(self) -> bool:
         if self.files == 0:
