@@ -4,7 +4,7 @@ they are held to, the notes, and the Markdown rendering (`render`)."""
 from __future__ import annotations
 
 from bench.common import POOL_PROCESSES, median
-from bench.manifests import figures as scale_figures, image_figures, rows_of as scale_rows
+from bench.manifests import figures as scale_figures, image_figures, rows_of as scale_rows, verdict
 
 TARGETS = {
     "image_vs_floor": 0.90,
@@ -294,6 +294,7 @@ def render(r: dict, meta: dict) -> str:
                   "`Table.join` inside the naive script. Ray Data's hash-partitioned join is not measured: "
                   "`ray.data` needs pandas, which `ray[default]` lacks, and it pays Ray's start (~4 s here) plus "
                   "~2 s per pipeline before any row moves.", ""] + scale_rows(r["at_scale"])
+        lines += ["", verdict(r["at_scale"])] if verdict(r["at_scale"]) else []
     if r.get("images_at_scale"):
         lines += ["", "(l) Image evaluations, each in a fresh process, timed and measured as (k): "
                   "`bench.generate.image_manifest_workload` (GT with a metadata column, predictions shuffled, "

@@ -458,6 +458,7 @@ def test_a_streamed_run_resumes_after_losing_states(tmp_path, capsys, monkeypatc
     for name in names[1::2]:
         os.remove(os.path.join(folder, name))
     monkeypatch.setattr("raydeval.engine.streamed.BATCH_ROWS", 3)
+    monkeypatch.setattr("raydeval.engine.labels.PARTITION_ROWS", 3)  # joined by partition: the same GT order
     assert _run(base + ["--resume"], capsys, monkeypatch, FORCE, None)[0] == 0
     resumed = json.loads(out.read_text())
     assert resumed["run"]["shards_reused"] == 2 and resumed["run"]["join"] == "streamed"

@@ -93,9 +93,11 @@ def connect(spill: str):
                                   "threads": os.cpu_count() or 1})
 
 
-def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dict, inputs: dict) -> "_Checks":
-    """Views `gt` and `pred` of both manifests (hash-partitioned beyond PARTITION_ROWS rows) and
-    their checks; fills in the row counts of `inputs`."""
+def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dict, inputs: dict,
+               numbered: bool = False) -> "_Checks":
+    """Views `gt` and `pred` of both manifests (hash-partitioned beyond PARTITION_ROWS rows; with
+    `numbered`, the partitions keep each row's number in its manifest as `raydeval_row`) and their
+    checks; fills in the row counts of `inputs`."""
     # DuckDB 2.0's type pushdown turns TRY_CAST of a CSV text column into a cast that fails.
     con.execute("SET disabled_optimizers = 'type_pushdown'")
     registered = set()
@@ -116,7 +118,7 @@ def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dic
     partitions = -(-max(rows.values()) // PARTITION_ROWS)
     if partitions > 1:
         con.execute(f"SET memory_limit = '{MEMORY_MIB + PARTITION_MIB * partitions}MB'")
-        _partition(con, spill, partitions)
+        _partition(con, spill, partitions, numbered)
     return _Checks(con, schemas, {"gt": gt_uri, "pred": pred_uri}, rows, partitions, spill)
 
 
@@ -155,33 +157,34 @@ def _csv_header(uri: str, storage_options: dict) -> list[str] | None:
 
 def _reader(uri: str, header: list[str] | None) -> str:
     fmt, compression = split_format(uri)
-    path = _quote(fs.local_path(uri))
+    path = quote(fs.local_path(uri))
     if fmt == ".parquet":
         return f"read_parquet({path})"
     codec = CODECS[compression]
     if fmt == ".csv":  # every column as (nullable) text, as the in-memory path reads CSV; no sniffing
-        columns = ", ".join(f"{_quote(name)}: 'VARCHAR'" for name in header)
+        columns = ", ".join(f"{quote(name)}: 'VARCHAR'" for name in header)
         return (f"read_csv({path}, header = true, auto_detect = false, columns = {{{columns}}}, delim = ',', "
                 f"quote = '\"', escape = '\"', nullstr = '', strict_mode = true, compression = '{codec}')")
     return f"read_json({path}, format = 'newline_delimited', compression = '{codec}')"
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _partition(con, folder: str, partitions: int) -> None:
+def _partition(con, folder: str, partitions: int, numbered: bool = False) -> None:
     """Both manifests written once as Parquet files per hash partition of their ids (DuckDB's
     joins and groupings on tens of millions of distinct text keys run out of memory under a small
     limit even when spilling; per partition they fit)."""
     for side in ("gt", "pred"):
         os.makedirs(f"{folder}/{side}")
-        con.execute(f"COPY (SELECT *, coalesce(hash(id), 0) % {partitions} AS raydeval_part FROM {side}) "
-                    f"TO {_quote(f'{folder}/{side}')} (FORMAT parquet, PARTITION_BY (raydeval_part))")
+        rows = f"SELECT row_number() OVER () AS raydeval_row, * FROM {side}" if numbered else f"SELECT * FROM {side}"
+        con.execute(f"COPY (SELECT *, coalesce(hash(id), 0) % {partitions} AS raydeval_part FROM ({rows})) "
+                    f"TO {quote(f'{folder}/{side}')} (FORMAT parquet, PARTITION_BY (raydeval_part))")
 
 
 class _Checks:
@@ -196,7 +199,7 @@ class _Checks:
         """The relation of each hash partition of one manifest's rows (the manifest itself if one)."""
         if self.partitions == 1:
             return [side]
-        return [f"read_parquet({_quote(f'{self.folder}/{side}/raydeval_part={k}/*.parquet')})"
+        return [f"read_parquet({quote(f'{self.folder}/{side}/raydeval_part={k}/*.parquet')})"
                 if os.path.isdir(f"{self.folder}/{side}/raydeval_part={k}") else f"(SELECT * FROM {side} LIMIT 0)"
                 for k in range(self.partitions)]
 
@@ -258,7 +261,7 @@ class _Checks:
     def _labels(self, side: str, name: str) -> str:
         """Reports labels other than 0/1; the SQL of the label as 0/1."""
         kind = self.schemas[side].field(name).type
-        column = _ident(name)
+        column = ident(name)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             good = f"{column} IN ('0', '1')"
             value = f"CAST({column} = '1' AS INTEGER)"

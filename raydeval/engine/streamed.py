@@ -15,6 +15,7 @@ without analyses are counted in SQL instead (`labels`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from raydeval.analysis import Analysis, Grid, checked, with_columns
 from raydeval.engine import labels
+from raydeval.engine.labels import ident, quote
 from raydeval.engine.plan import JobSize
 from raydeval.engine.run import shard_columns
 from raydeval.errors import Problems
@@ -49,7 +51,8 @@ def join(task, options: dict, ctx: Context, analysis: Analysis) -> "StreamedRows
         inputs = labels.hashed_inputs(ctx.gt_uri, ctx.pred_uri, ctx.storage_options)
         with labels.connect(folder) as con:
             try:
-                checks = labels.open_views(con, folder, ctx.gt_uri, ctx.pred_uri, ctx.storage_options, inputs)
+                checks = labels.open_views(con, folder, ctx.gt_uri, ctx.pred_uri, ctx.storage_options, inputs,
+                                           numbered=True)
                 checks.ids()
                 matched = _write(con, checks, folder)
             except duckdb.OutOfMemoryException:
@@ -65,29 +68,51 @@ def join(task, options: dict, ctx: Context, analysis: Analysis) -> "StreamedRows
 
 
 def _write(con, checks, folder: str) -> int:
-    """Writes `joined.parquet` (each GT row, in order, with its first prediction) and
-    `unmatched.parquet` (the other prediction rows); the number of GT rows with a prediction."""
+    """Writes `joined.parquet` (each GT row, in GT order, with its first prediction) and the folder
+    `unmatched` (the other prediction rows); the number of GT rows with a prediction. Each hash
+    partition of the ids (see `labels.open_views`) is joined on its own, then one external sort
+    restores the GT order (DuckDB runs out of memory sorting inside the join)."""
     gt_names, pred_names = (checks.schemas[side].names for side in ("gt", "pred"))
     repeated = any(kind[1:] == ("id", messages.DUPLICATE_ID) and kind[0] == checks.uris["pred"]
                    for kind in checks.problems.by_kind)
-    if repeated:  # the first row of each prediction id joins; the others stay unmatched
-        con.execute(f"COPY (SELECT * EXCLUDE (raydeval_p), id IS NOT NULL AND row_number() OVER (PARTITION BY id "
-                    "ORDER BY raydeval_p) = 1 AS raydeval_first FROM (SELECT *, row_number() OVER () AS raydeval_p "
-                    f"FROM pred)) TO {labels._quote(folder + '/pred.parquet')} (FORMAT parquet)")
-        con.execute(f"CREATE VIEW p AS SELECT * FROM read_parquet({labels._quote(folder + '/pred.parquet')})")
-    else:
-        con.execute("CREATE VIEW p AS SELECT *, id IS NOT NULL AS raydeval_first FROM pred")
-    selected = ", ".join([f"g.{labels._ident(c)} AS {labels._ident('g:' + c)}" for c in gt_names]
-                         + [f"p.{labels._ident(c)} AS {labels._ident('p:' + c)}" for c in pred_names])
-    con.execute(f"COPY (SELECT {selected}, p.id IS NOT NULL AS {MATCHED} "
-                f"FROM (SELECT row_number() OVER () AS {ROW}, * FROM gt) AS g "
-                f"LEFT JOIN (SELECT * FROM p WHERE raydeval_first) AS p ON g.id = p.id ORDER BY g.{ROW}) "
-                f"TO {labels._quote(folder + '/joined.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {BATCH_ROWS})")
-    unmatched = ", ".join(f"{labels._ident(c)} AS {labels._ident('p:' + c)}" for c in pred_names)
-    con.execute(f"COPY (SELECT {unmatched} FROM p WHERE NOT raydeval_first OR id NOT IN (SELECT id FROM gt "
-                f"WHERE id IS NOT NULL)) TO {labels._quote(folder + '/unmatched.parquet')} (FORMAT parquet)")
-    return con.execute(f"SELECT count(*) FROM read_parquet({labels._quote(folder + '/joined.parquet')}) "
+    # the first row of each prediction id joins; the others (when ids repeat) stay unmatched
+    first = "row_number() OVER (PARTITION BY id ORDER BY raydeval_p) = 1" if repeated else "true"
+    selected = ", ".join([f"g.{ident(c)} AS {ident('g:' + c)}" for c in gt_names]
+                         + [f"p.{ident(c)} AS {ident('p:' + c)}" for c in pred_names])
+    unmatched = ", ".join(f"{ident(c)} AS {ident('p:' + c)}" for c in pred_names)
+    for folder_name in ("unsorted", "unmatched"):
+        os.makedirs(f"{folder}/{folder_name}")
+    for k, (numbered_gt, gt, pred) in enumerate(_parts(checks, folder, repeated)):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW p AS SELECT *, id IS NOT NULL AND {first} AS raydeval_first "
+                    f"FROM {pred}")
+        con.execute(f"COPY (SELECT {selected}, g.{ROW}, p.id IS NOT NULL AS {MATCHED} FROM {numbered_gt} AS g "
+                    f"LEFT JOIN (SELECT * FROM p WHERE raydeval_first) AS p ON g.id = p.id) "
+                    f"TO {quote(f'{folder}/unsorted/{k}.parquet')} (FORMAT parquet)")
+        con.execute(f"COPY (SELECT {unmatched} FROM p WHERE NOT raydeval_first OR id NOT IN (SELECT id FROM {gt} "
+                    f"WHERE id IS NOT NULL)) TO {quote(f'{folder}/unmatched/{k:06d}.parquet')} (FORMAT parquet)")
+    unsorted = f"read_parquet({quote(folder + '/unsorted/*.parquet')})"
+    con.execute(f"COPY (SELECT * EXCLUDE ({ROW}) FROM {unsorted} ORDER BY {ROW}) "
+                f"TO {quote(folder + '/joined.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {BATCH_ROWS})")
+    shutil.rmtree(f"{folder}/unsorted")
+    return con.execute(f"SELECT count(*) FROM read_parquet({quote(folder + '/joined.parquet')}) "
                        f"WHERE {MATCHED}").fetchall()[0][0]
+
+
+def _parts(checks, folder: str, repeated: bool):
+    """(GT rows numbered, GT rows, prediction rows) of each hash partition of the ids. GT rows are
+    numbered by their place in the GT (`raydeval_row`), prediction rows (`raydeval_p`) where their
+    ids repeat."""
+    if checks.partitions == 1:
+        pred = "(SELECT row_number() OVER () AS raydeval_p, * FROM pred)" if repeated else "pred"
+        yield f"(SELECT row_number() OVER () AS {ROW}, * FROM gt)", "gt", pred
+        return
+    for k in range(checks.partitions):
+        gt, pred = (f"{folder}/{side}/raydeval_part={k}" for side in ("gt", "pred"))
+        gt = (f"read_parquet({quote(gt + '/*.parquet')})" if os.path.isdir(gt)
+              else f"(SELECT NULL::BIGINT AS {ROW}, * FROM gt LIMIT 0)")
+        pred = (f"(SELECT {ROW} AS raydeval_p, * EXCLUDE ({ROW}) FROM read_parquet({quote(pred + '/*.parquet')}))"
+                if os.path.isdir(pred) else "(SELECT NULL::BIGINT AS raydeval_p, * FROM pred LIMIT 0)")
+        yield gt, gt, pred
 
 
 class StreamedRows:
@@ -124,8 +149,11 @@ class StreamedRows:
         self.analysis, self.small = grid.done(analysis), size.small()
 
     def _batches(self, name: str):
-        yield from (pa.Table.from_batches([b]) for b in
-                    pq.ParquetFile(f"{self.folder}/{name}.parquet").iter_batches(batch_size=BATCH_ROWS))
+        """Batches of `joined.parquet`, or of the files in `unmatched`."""
+        paths = ([f"{self.folder}/joined.parquet"] if name == "joined" else
+                 [f"{self.folder}/unmatched/{f}" for f in sorted(os.listdir(f"{self.folder}/unmatched"))])
+        for path in paths:
+            yield from (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS))
 
     def _join(self, raw: pa.Table, matched: bool = True) -> tuple[pa.Table, pa.Table, Problems]:
         """The task's joined rows of a batch of `joined` (or `unmatched`) rows, their GT rows and
