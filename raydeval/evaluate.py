@@ -190,7 +190,7 @@ def _joined_rows(task, options: dict, ctx: Context, settings: RunSettings):
 
     if streamed.chosen(task, ctx.gt_uri, ctx.pred_uri, settings.storage_options):
         try:
-            rows = streamed.join(task, options, ctx, ctx.analysis)
+            rows = streamed.join(task, options, ctx)
         except labels.Unreadable:  # the in-memory path says what is wrong
             pass
         else:

@@ -89,8 +89,10 @@ def connect(spill: str):
     """A DuckDB connection with a small memory limit, spilling to `spill`."""
     import duckdb
 
-    return duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
-                                  "threads": os.cpu_count() or 1})
+    con = duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
+                                 "threads": os.cpu_count() or 1})
+    con.execute("SET enable_progress_bar = false")  # it draws on stdout, where --json goes
+    return con
 
 
 def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dict, inputs: dict,

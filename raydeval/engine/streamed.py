@@ -1,16 +1,17 @@
 """Image, video and label manifests of any size, joined out of core and streamed to the shards.
 
 DuckDB checks the ids (empty, repeated; `labels._Checks`) and joins the predictions to the GT
-rows out of core, writing every GT row once, in GT order, next to its prediction to a temporary
-Parquet file; every other prediction row (extra, repeated or without id) goes to a second file.
-The driver then reads these files in batches of BATCH_ROWS rows: once to check every column with
-the task's own `join` (the in-memory path's checks and messages; problems kept bounded) and to
-size the job, and again to cut the shards as they are handed to the workers. Its memory is flat
-in the number of rows; the shards' rows travel to the workers as they are cut, never all at once.
+rows out of core, per hash partition of the ids beyond 10M rows: every GT row once, next to its
+prediction, in a temporary Parquet file per partition sorted by GT row; every other prediction
+row (extra, repeated or without id) in a second one. The driver reads these files in batches of
+BATCH_ROWS rows, merged back into GT order: once to check every column with the task's own `join`
+(the in-memory path's checks and messages; problems kept bounded) and to size the job, and again
+to cut the shards as they are handed to the workers. Its memory is flat in the number of rows;
+the shards' rows travel to the workers as they are cut, never all at once.
 
-Taken, without an `--address`, for the tasks that join in batches (`Task.joins_batches`) when the
-manifests together are larger than RAYDEVAL_OUT_OF_CORE_BYTES (see `labels.large`); label jobs
-without analyses are counted in SQL instead (`labels`).
+Taken for the tasks that join in batches (`Task.joins_batches`) when the manifests together are
+larger than RAYDEVAL_OUT_OF_CORE_BYTES (see `labels.large`), on Ray too; label jobs in this
+process without analyses are counted in SQL instead (`labels`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from raydeval.analysis import Analysis, Grid, checked, with_columns
@@ -33,6 +36,7 @@ from raydeval.io.manifest import Manifest
 from raydeval.tasks.base import Context
 
 BATCH_ROWS = 65536
+GROUP_ROWS = 8192  # rows per Parquet row group of the joined files (a reader holds one per partition)
 ROW, MATCHED = "raydeval_row", "raydeval_matched"
 
 
@@ -41,9 +45,9 @@ def chosen(task, gt_uri: str, pred_uri: str, storage_options: dict) -> bool:
     return task.joins_batches and labels.large(gt_uri, pred_uri, storage_options)
 
 
-def join(task, options: dict, ctx: Context, analysis: Analysis) -> "StreamedRows":
-    """The joined rows of a job, checked; raises InputError like the in-memory path and
-    labels.Unreadable where DuckDB cannot read a manifest."""
+def join(task, options: dict, ctx: Context) -> "StreamedRows":
+    """The joined rows of a job, checked, with `ctx.analysis` prepared; raises InputError like the
+    in-memory path and labels.Unreadable where DuckDB cannot read a manifest."""
     import duckdb
 
     folder = tempfile.mkdtemp(prefix="raydeval-join-")
@@ -60,7 +64,7 @@ def join(task, options: dict, ctx: Context, analysis: Analysis) -> "StreamedRows
             except duckdb.Error as e:  # a value DuckDB cannot convert
                 raise labels.Unreadable(str(e)) from None
         rows = StreamedRows(task, options, ctx, folder, inputs, checks.schemas)
-        rows.check(analysis, checks.problems, inputs["pred"]["rows"] - matched)
+        rows.check(ctx.analysis, checks.problems, inputs["pred"]["rows"] - matched)
         return rows
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -68,10 +72,10 @@ def join(task, options: dict, ctx: Context, analysis: Analysis) -> "StreamedRows
 
 
 def _write(con, checks, folder: str) -> int:
-    """Writes `joined.parquet` (each GT row, in GT order, with its first prediction) and the folder
-    `unmatched` (the other prediction rows); the number of GT rows with a prediction. Each hash
-    partition of the ids (see `labels.open_views`) is joined on its own, then one external sort
-    restores the GT order (DuckDB runs out of memory sorting inside the join)."""
+    """Writes, per hash partition of the ids (see `labels.open_views`), `joined/K.parquet` (each GT
+    row with its first prediction, sorted by GT row) and `unmatched/K.parquet` (the other prediction
+    rows); the number of GT rows with a prediction. A partition is joined, then sorted: DuckDB runs
+    out of memory sorting inside the join, or sorting all partitions at once beyond 10M rows."""
     gt_names, pred_names = (checks.schemas[side].names for side in ("gt", "pred"))
     repeated = any(kind[1:] == ("id", messages.DUPLICATE_ID) and kind[0] == checks.uris["pred"]
                    for kind in checks.problems.by_kind)
@@ -80,21 +84,21 @@ def _write(con, checks, folder: str) -> int:
     selected = ", ".join([f"g.{ident(c)} AS {ident('g:' + c)}" for c in gt_names]
                          + [f"p.{ident(c)} AS {ident('p:' + c)}" for c in pred_names])
     unmatched = ", ".join(f"{ident(c)} AS {ident('p:' + c)}" for c in pred_names)
-    for folder_name in ("unsorted", "unmatched"):
+    for folder_name in ("joined", "unmatched"):
         os.makedirs(f"{folder}/{folder_name}")
+    unsorted = quote(f"{folder}/unsorted.parquet")
     for k, (numbered_gt, gt, pred) in enumerate(_parts(checks, folder, repeated)):
         con.execute(f"CREATE OR REPLACE TEMP VIEW p AS SELECT *, id IS NOT NULL AND {first} AS raydeval_first "
                     f"FROM {pred}")
         con.execute(f"COPY (SELECT {selected}, g.{ROW}, p.id IS NOT NULL AS {MATCHED} FROM {numbered_gt} AS g "
-                    f"LEFT JOIN (SELECT * FROM p WHERE raydeval_first) AS p ON g.id = p.id) "
-                    f"TO {quote(f'{folder}/unsorted/{k}.parquet')} (FORMAT parquet)")
+                    f"LEFT JOIN (SELECT * FROM p WHERE raydeval_first) AS p ON g.id = p.id) TO {unsorted} "
+                    "(FORMAT parquet)")
+        con.execute(f"COPY (SELECT * FROM read_parquet({unsorted}) ORDER BY {ROW}) TO "  # small row groups: read
+                    f"{quote(f'{folder}/joined/{k:06d}.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {GROUP_ROWS})")
         con.execute(f"COPY (SELECT {unmatched} FROM p WHERE NOT raydeval_first OR id NOT IN (SELECT id FROM {gt} "
                     f"WHERE id IS NOT NULL)) TO {quote(f'{folder}/unmatched/{k:06d}.parquet')} (FORMAT parquet)")
-    unsorted = f"read_parquet({quote(folder + '/unsorted/*.parquet')})"
-    con.execute(f"COPY (SELECT * EXCLUDE ({ROW}) FROM {unsorted} ORDER BY {ROW}) "
-                f"TO {quote(folder + '/joined.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {BATCH_ROWS})")
-    shutil.rmtree(f"{folder}/unsorted")
-    return con.execute(f"SELECT count(*) FROM read_parquet({quote(folder + '/joined.parquet')}) "
+    os.remove(f"{folder}/unsorted.parquet")
+    return con.execute(f"SELECT count(*) FROM read_parquet({quote(folder + '/joined/*.parquet')}) "
                        f"WHERE {MATCHED}").fetchall()[0][0]
 
 
@@ -148,12 +152,33 @@ class StreamedRows:
         problems.raise_if_any()
         self.analysis, self.small = grid.done(analysis), size.small()
 
+    def _files(self, name: str) -> list[str]:
+        return [f"{self.folder}/{name}/{f}" for f in sorted(os.listdir(f"{self.folder}/{name}"))]
+
     def _batches(self, name: str):
-        """Batches of `joined.parquet`, or of the files in `unmatched`."""
-        paths = ([f"{self.folder}/joined.parquet"] if name == "joined" else
-                 [f"{self.folder}/unmatched/{f}" for f in sorted(os.listdir(f"{self.folder}/unmatched"))])
-        for path in paths:
-            yield from (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS))
+        """Batches of the `unmatched` rows, or of the `joined` rows in GT order (BATCH_ROWS rows
+        each): each partition's file is sorted by GT row, so the rows of a batch are a prefix of
+        each, merged by one sort of the batch."""
+        if name == "unmatched":
+            for path in self._files(name):
+                yield from (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(BATCH_ROWS))
+            return
+        files = self._files(name)
+        readers = [pq.ParquetFile(path).iter_batches(max(1024, BATCH_ROWS // len(files))) for path in files]
+        held = [pa.Table.from_batches([], pq.read_schema(path)) for path in files]
+        for stop in range(BATCH_ROWS, self.num_rows + BATCH_ROWS, BATCH_ROWS):  # GT rows are numbered from 1
+            pieces = []
+            for k, reader in enumerate(readers):
+                while held[k].num_rows == 0 or held[k].column(ROW)[-1].as_py() <= stop:
+                    batch = next(reader, None)
+                    if batch is None:
+                        break
+                    held[k] = pa.concat_tables([held[k], pa.Table.from_batches([batch])])
+                taken = int(np.searchsorted(held[k].column(ROW).to_numpy(), stop, side="right"))
+                pieces.append(held[k].slice(0, taken))
+                held[k] = held[k].slice(taken)
+            merged = pa.concat_tables(pieces, promote_options="default")  # files differ in nullability
+            yield merged.take(pc.sort_indices(merged, [(ROW, "ascending")])).drop_columns([ROW])
 
     def _join(self, raw: pa.Table, matched: bool = True) -> tuple[pa.Table, pa.Table, Problems]:
         """The task's joined rows of a batch of `joined` (or `unmatched`) rows, their GT rows and
@@ -168,7 +193,7 @@ class StreamedRows:
         return table, gt, problems
 
     def _gt_types(self) -> list:
-        schema = pq.read_schema(f"{self.folder}/joined.parquet")
+        schema = pq.read_schema(self._files("joined")[0])
         return [schema.field(f"g:{c}").type for c in self.gt_names]
 
     def shards(self, bounds: list[tuple[int, int]], todo: list[int], columns: list[str]):
