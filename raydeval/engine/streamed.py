@@ -161,10 +161,10 @@ class StreamedRows:
         each, merged by one sort of the batch."""
         if name == "unmatched":
             for path in self._files(name):
-                yield from (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(BATCH_ROWS))
+                yield from (pa.Table.from_batches([b]) for b in _reader(path, BATCH_ROWS))
             return
         files = self._files(name)
-        readers = [pq.ParquetFile(path).iter_batches(max(1024, BATCH_ROWS // len(files))) for path in files]
+        readers = [_reader(path, max(1024, BATCH_ROWS // len(files))) for path in files]
         held = [pa.Table.from_batches([], pq.read_schema(path)) for path in files]
         for stop in range(BATCH_ROWS, self.num_rows + BATCH_ROWS, BATCH_ROWS):  # GT rows are numbered from 1
             pieces = []
@@ -213,6 +213,12 @@ class StreamedRows:
 
     def first_id(self, bounds: tuple[int, int]) -> str:
         return self._first_ids.get(bounds, "?")
+
+
+def _reader(path: str, rows: int):
+    """Batches of `rows` rows of a Parquet file, read one row group at a time (pre-buffering, the
+    default, holds the whole file: a partition's joined rows, times the partitions read at once)."""
+    return pq.ParquetFile(path, pre_buffer=False).iter_batches(rows)
 
 
 def _merged(problems: Problems, found: Problems) -> Problems:
