@@ -161,3 +161,11 @@ def test_names_duckdb_would_glob_take_the_in_memory_path(tmp_path, capsys, monke
                                                          capsys, monkeypatch)
     assert code == forced_code == 0 and json.loads(out)["counts"] == json.loads(forced_out)["counts"]
     assert json.loads(forced_out)["counts"]["samples"] == 12
+
+
+def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path):
+    """DuckDB draws a progress bar on stdout for queries over 2 s, where `--json` writes the result."""
+    from raydeval.engine import labels
+
+    with labels.connect(str(tmp_path)) as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
