@@ -164,8 +164,12 @@ def test_names_duckdb_would_glob_take_the_in_memory_path(tmp_path, capsys, monke
 
 
 def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path):
-    """DuckDB draws a progress bar on stdout for queries over 2 s, where `--json` writes the result."""
-    from raydeval.engine import labels
+    """DuckDB draws a progress bar on stdout for queries over 2 s, where `--json` writes the result
+    (on by default in a plain process, as the CLI runs; pytest's differs, hence the subprocess)."""
+    import subprocess
+    import sys
 
-    with labels.connect(str(tmp_path)) as con:
-        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
+    script = ("import duckdb; from raydeval.engine import labels; q = \"SELECT current_setting('enable_progress_bar')\"; "
+              f"print(duckdb.connect().execute(q).fetchall(), labels.connect({str(tmp_path)!r}).execute(q).fetchall())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[(True,)]", "[(False,)]"]  # the default, and raydeval's connections
