@@ -116,21 +116,24 @@ def _numbers(m: Manifest, name: str, expected: str) -> np.ndarray:
 
 
 def uris(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> list[str | None]:
-    """Media references resolved against the manifest's location; null stays None."""
+    """Media references resolved against the manifest's location; null and empty stay None."""
     if not has(m, name):
         return [None] * m.rows
     col = _column(m, name)
-    if pa.types.is_null(col.type):
+    if pa.types.is_null(col.type) or col.null_count == len(col):
         return [None] * len(col)
     if not _text(col):
         raise InputError(f"{m.uri}, column `{name}`: expected file paths or URLs, got {col.type}")
-    out, escaping = [], []
-    for sample_id, value in zip(row_ids.to_pylist(), col.to_pylist()):
-        try:
-            out.append(None if value is None or value == "" else m.resolve(value))
-        except ValueError as e:
-            out.append(None)
-            escaping.append(f"{sample_id} ({e})")
+    out, escaping = col.to_pylist(), []
+    for i, value in enumerate(out):
+        if value:
+            try:
+                out[i] = m.resolve(value)
+            except ValueError as e:
+                out[i] = None
+                escaping.append(f"{row_ids[i].as_py()} ({e})")
+        else:
+            out[i] = None
     problems.add(m.uri, name, "media path outside the zip archive", escaping)
     return out
 
