@@ -536,3 +536,97 @@ def test_forbidding_keeps_the_in_memory_join(tmp_path, capsys, monkeypatch):
     above = json.loads(_run(argv, capsys, monkeypatch, str(size + 1), None)[1])
     assert (at["run"]["join"], above["run"]["join"]) == ("streamed", "in-memory")
     assert _sans_run(at) == _sans_run(above)
+
+
+# ---------------------------------------------------------------------------------------------
+# where DuckDB would read a manifest otherwise than pyarrow, messages' order, out of memory
+def _image_files(root, gt_rows: list[dict], pred_rows: list[dict], fmt: str = "parquet") -> list[str]:
+    paths = [str(root / f"{side}.{fmt}") for side in ("gt", "pred")]
+    for path, rows in zip(paths, (gt_rows, pred_rows)):
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+            pq.write_table(pa.Table.from_pylist(rows), path)
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+    return ["eval", IMAGE, "--gt", paths[0], "--pred", paths[1], "--json"]
+
+
+def _both(argv, capsys, monkeypatch):
+    return _run(argv, capsys, monkeypatch, NEVER, None), _run(argv, capsys, monkeypatch, FORCE, None)
+
+
+def _rows(n: int, key=lambda i: f"img-{i:03d}") -> tuple[list[dict], list[dict]]:
+    gt = [{"id": key(i), "label": i % 2, "mask": None} for i in range(n)]
+    return gt, [{"id": key(i), "score": round((i % 10) / 10, 1)} for i in range(n)]
+
+
+@pytest.mark.parametrize("shape", ["uuid-ids", "dates-grouped", "ids-in-two-cases", "names-in-two-cases-jsonl"])
+def test_columns_duckdb_reads_otherwise_take_the_in_memory_way(shape, tmp_path, capsys, monkeypatch):
+    """UUIDs, dates and names repeated in another case: DuckDB reads them otherwise than pyarrow
+    (typed values, renamed columns), so such manifests are joined in memory, with the same result."""
+    import uuid
+
+    gt, pred = _rows(12, key=(lambda i: str(uuid.UUID(int=i + 1))) if shape == "uuid-ids" else (lambda i: f"img-{i:03d}"))
+    extra = []
+    if shape == "dates-grouped":
+        gt = [{**r, "day": f"2024-01-0{1 + i % 3}"} for i, r in enumerate(gt)]
+        extra = ["--group-by", "day"]
+    if shape.endswith("two-cases") or shape.endswith("jsonl"):
+        gt = [{"ID": f"x{i}", **r, "Source": "a", "source": "bc"[i % 2]} for i, r in enumerate(gt)]
+        extra = ["--group-by", "source"]
+    fmt = "jsonl" if shape != "ids-in-two-cases" else "parquet"
+    (code, out, err), (forced_code, forced_out, forced_err) = _both(_image_files(tmp_path, gt, pred, fmt) + extra,
+                                                                    capsys, monkeypatch)
+    assert code == forced_code == 0 and forced_err == err, forced_err
+    assert _sans_run(json.loads(forced_out)) == _sans_run(json.loads(out))
+    assert json.loads(forced_out)["run"]["join"] == "in-memory"
+
+
+def test_more_than_20_empty_ids_list_the_same_rows(tmp_path, capsys, monkeypatch):
+    gt, pred = _rows(40)
+    for i in range(1, 40, 3):  # 13 empty GT ids and 13 empty prediction ids, listed as text ("row 10" < "row 2")
+        gt[i]["id"] = None
+        pred[i + 1 if i + 1 < 40 else 0]["id"] = None
+    gt += [{"id": None, "label": 1, "mask": None} for _ in range(12)]
+    (code, _, err), (forced_code, _, forced_err) = _both(_image_files(tmp_path, gt, pred), capsys, monkeypatch)
+    assert code == forced_code == 2 and "(and 5 more)" in err and forced_err == err
+
+
+@pytest.mark.parametrize("broken", [True, False], ids=["bad-labels", "extra-predictions"])
+def test_manifest_problems_come_before_a_wrong_group_by(broken, tmp_path, capsys, monkeypatch):
+    gt, pred = _rows(10)
+    if broken:
+        gt[3]["label"] = 7
+    else:
+        pred += [{"id": f"extra-{i}", "score": 0.5} for i in range(4)]
+    argv = _image_files(tmp_path, gt, pred) + ["--group-by", "nope"]
+    (code, _, err), (forced_code, _, forced_err) = _both(argv, capsys, monkeypatch)
+    assert code == forced_code == 2 and forced_err == err
+    assert ("label" in err) == broken and ("nope" in err) != broken and ("ignored" in err) != broken
+
+
+def test_a_join_out_of_memory_is_retried_with_smaller_partitions(tmp_path, capsys, monkeypatch):
+    """DuckDB out of memory (wide rows, many threads): the join starts again, cut into smaller hash
+    partitions, and gives the same result."""
+    import duckdb
+
+    from raydeval.engine import streamed
+
+    write, calls = streamed._write, []
+
+    def out_of_memory_once(con, checks, folder):
+        calls.append(checks.partitions)
+        if len(calls) == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: injected")
+        return write(con, checks, folder)
+
+    monkeypatch.setattr(streamed, "_write", out_of_memory_once)
+    monkeypatch.setattr("raydeval.engine.labels.PARTITION_ROWS", 16)
+    gt, pred = _rows(40)
+    (code, out, err), (forced_code, forced_out, forced_err) = _both(_image_files(tmp_path, gt, pred) + ["--per-sample",
+                                                                    str(tmp_path / "rows")], capsys, monkeypatch)
+    assert code == forced_code == 0 and forced_err == err
+    assert calls == [3, 20]  # 40 rows in partitions of at most 16 rows, then of 2
+    assert _sans_run(json.loads(forced_out))["metrics"] == _sans_run(json.loads(out))["metrics"]
+    assert json.loads(forced_out)["run"]["join"] == "streamed"

@@ -17,6 +17,7 @@ the problem as usual.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 
@@ -34,6 +35,8 @@ DEFAULT_BYTES = 8 * 2**20
 PARTITION_ROWS = 10_000_000  # rows at most per hash partition of the id-keyed queries (joins, groupings)
 MEMORY_MIB = 112  # DuckDB's working memory (about 0.25 GiB peak RSS in all up to PARTITION_ROWS rows)
 PARTITION_MIB = 4  # ... and this much more per partition (their Parquet writers' buffers)
+MAX_THREADS, THREAD_MIB = 4, 32  # DuckDB's threads at most, and its working memory per thread beyond 2
+PLAIN_TYPES = re.compile(r'(VARCHAR|BOOLEAN|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|"NULL")(\[\])*')
 CODECS = {None: "none", "gzip": "gzip", "zstd": "zstd"}
 
 
@@ -68,15 +71,20 @@ def evaluate_labels(task, options: dict, gt_uri: str, pred_uri: str, storage_opt
     import duckdb
 
     inputs = hashed_inputs(gt_uri, pred_uri, storage_options)
-    with tempfile.TemporaryDirectory(prefix="raydeval-duckdb-") as spill:
-        with connect(spill) as con:
-            try:
-                joined, scored = _evaluate(con, spill, gt_uri, pred_uri, options, storage_options, inputs)
-            except duckdb.OutOfMemoryException:
-                raise
-            except duckdb.Error as e:  # a value DuckDB cannot convert (say, text in a JSON number column)
-                raise Unreadable(str(e)) from None
-    return _state(joined, scored), inputs
+    sizes = partition_sizes()
+    for partition_rows in sizes:
+        with tempfile.TemporaryDirectory(prefix="raydeval-duckdb-") as spill:
+            with connect(spill) as con:
+                try:
+                    joined, scored = _evaluate(con, spill, gt_uri, pred_uri, options, storage_options, inputs,
+                                               partition_rows)
+                except duckdb.OutOfMemoryException:
+                    if partition_rows == sizes[-1]:
+                        raise
+                    continue  # smaller partitions
+                except duckdb.Error as e:  # a value DuckDB cannot convert (say, text in a JSON number column)
+                    raise Unreadable(str(e)) from None
+        return _state(joined, scored), inputs
 
 
 def hashed_inputs(gt_uri: str, pred_uri: str, storage_options: dict) -> dict:
@@ -86,20 +94,28 @@ def hashed_inputs(gt_uri: str, pred_uri: str, storage_options: dict) -> dict:
 
 
 def connect(spill: str):
-    """A DuckDB connection with a small memory limit, spilling to `spill`."""
+    """A DuckDB connection with a small memory limit, spilling to `spill` (DuckDB needs more memory
+    per thread: at most MAX_THREADS, THREAD_MIB more for each beyond 2)."""
     import duckdb
 
-    con = duckdb.connect(config={"memory_limit": f"{MEMORY_MIB}MB", "temp_directory": spill,
-                                 "threads": os.cpu_count() or 1})
+    threads = min(os.cpu_count() or 1, MAX_THREADS)
+    con = duckdb.connect(config={"memory_limit": f"{MEMORY_MIB + THREAD_MIB * max(0, threads - 2)}MB",
+                                 "temp_directory": spill, "threads": threads})
     con.execute("SET enable_progress_bar = false")  # it draws on stdout, where --json goes
     return con
 
 
+def partition_sizes() -> tuple[int, ...]:
+    """Rows per hash partition to try, smaller each time DuckDB runs out of memory (wide rows)."""
+    return PARTITION_ROWS, max(1, PARTITION_ROWS // 8), max(1, PARTITION_ROWS // 64)
+
+
 def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dict, inputs: dict,
-               numbered: bool = False) -> "_Checks":
-    """Views `gt` and `pred` of both manifests (hash-partitioned beyond PARTITION_ROWS rows; with
+               partition_rows: int, numbered: bool = False) -> "_Checks":
+    """Views `gt` and `pred` of both manifests (hash-partitioned beyond `partition_rows` rows; with
     `numbered`, the partitions keep each row's number in its manifest as `raydeval_row`) and their
-    checks; fills in the row counts of `inputs`."""
+    checks; fills in the row counts of `inputs`. Raises Unreadable where DuckDB would read the
+    manifests otherwise than pyarrow does (see `_check_columns`)."""
     # DuckDB 2.0's type pushdown turns TRY_CAST of a CSV text column into a cast that fails.
     con.execute("SET disabled_optimizers = 'type_pushdown'")
     registered = set()
@@ -109,25 +125,51 @@ def open_views(con, spill: str, gt_uri: str, pred_uri: str, storage_options: dic
             con.register_filesystem(fs.filesystem(uri, storage_options)[0])
             registered.add(uri.split("://", 1)[0])
         con.execute(f"CREATE VIEW {side} AS SELECT * FROM {_reader(uri, header)}")
+        _check_columns(con.execute(f"DESCRIBE {side}").fetchall(), uri, header, storage_options)
     schemas = {side: con.sql(f"SELECT * FROM {side} LIMIT 0").to_arrow_table().schema for side in ("gt", "pred")}
-    for side in ("gt", "pred"):
-        mixed = [name for name, kind, *_ in con.execute(f"DESCRIBE {side}").fetchall() if "JSON" in kind]
-        if mixed:  # DuckDB keeps a JSON column of mixed types as JSON text; pyarrow's reader says where
-            raise Unreadable(f"values of mixed types in {', '.join(mixed)}")
     rows = {side: con.execute(f"SELECT count(*) FROM {side}").fetchall()[0][0] for side in ("gt", "pred")}
     for side in ("gt", "pred"):
         inputs[side]["rows"] = rows[side]
-    partitions = -(-max(rows.values()) // PARTITION_ROWS)
+    partitions = -(-max(rows.values()) // partition_rows)
     if partitions > 1:
         con.execute(f"SET memory_limit = '{MEMORY_MIB + PARTITION_MIB * partitions}MB'")
         _partition(con, spill, partitions, numbered)
     return _Checks(con, schemas, {"gt": gt_uri, "pred": pred_uri}, rows, partitions, spill)
 
 
+def _check_columns(described: list, uri: str, header: list[str] | None, storage_options: dict) -> None:
+    """Unreadable unless DuckDB reads the manifest's columns as pyarrow does: the same names
+    (DuckDB renames a name repeated in another case) and plain types (text, numbers, booleans and
+    lists of them; not JSON of mixed types, UUIDs, dates or times, which pyarrow reads otherwise)."""
+    names = [name for name, *_ in described]
+    odd = [f"{name} ({kind})" for name, kind, *_ in described if not PLAIN_TYPES.fullmatch(kind)]
+    if odd:
+        raise Unreadable(f"columns DuckDB reads otherwise: {', '.join(odd)}")
+    given = header or _parquet_names(uri, storage_options)
+    lowered = [name.lower() for name in names]
+    renamed = [n for n in names if re.fullmatch(r"(.+)_\d+", n) and re.fullmatch(r"(.+)_\d+", n)[1].lower() in lowered]
+    if (given is not None and given != names) or (given is None and renamed):
+        raise Unreadable("column names repeated in another case")
+
+
+def _parquet_names(uri: str, storage_options: dict) -> list[str] | None:
+    """The column names of a Parquet manifest (None for other formats)."""
+    if split_format(uri)[0] != ".parquet":
+        return None
+    import fsspec
+    import pyarrow.parquet as pq
+
+    try:
+        with fsspec.open(uri, "rb", **storage_options) as f:
+            return pq.read_schema(f).names
+    except Exception as e:  # fsspec and pyarrow raise assorted errors; the in-memory path reports them
+        raise Unreadable(str(e)) from None
+
+
 def _evaluate(con, spill: str, gt_uri: str, pred_uri: str, options: dict, storage_options: dict,
-              inputs: dict) -> tuple[pa.Table, bool]:
+              inputs: dict, partition_rows: int) -> tuple[pa.Table, bool]:
     """The joined counts (see `_joined`) and whether there are scores; fills in the row counts."""
-    checks = open_views(con, spill, gt_uri, pred_uri, storage_options, inputs)
+    checks = open_views(con, spill, gt_uri, pred_uri, storage_options, inputs, partition_rows)
     label_sql, pred_label_sql, score_sql = checks.run()
     joined = pa.concat_tables([_joined(con, gt, pred, label_sql, pred_label_sql, score_sql)
                                for gt, pred in zip(checks.parts("gt"), checks.parts("pred"))])
@@ -253,8 +295,8 @@ class _Checks:
             raise InputError(messages.text_ids(self.uris[side], kind))
         nulls = self.con.execute(f"SELECT count(*) FROM {side} WHERE id IS NULL").fetchall()[0][0]
         if nulls:
-            rows = self.con.execute(f"SELECT n FROM (SELECT row_number() OVER () AS n, id FROM {side}) "
-                                    f"WHERE id IS NULL ORDER BY n LIMIT {MAX_IDS_SHOWN}").fetchall()
+            rows = self.con.execute(f"SELECT n FROM (SELECT row_number() OVER () AS n, id FROM {side}) "  # "row N"
+                                    f"WHERE id IS NULL ORDER BY CAST(n AS VARCHAR) LIMIT {MAX_IDS_SHOWN}").fetchall()
             self.problems.add(self.uris[side], "id", messages.EMPTY_ID, [f"row {n}" for (n,) in rows], nulls)
         self._add(side, "id", messages.DUPLICATE_ID,
                   *(f"SELECT id FROM {part} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"

@@ -48,19 +48,32 @@ def chosen(task, gt_uri: str, pred_uri: str, storage_options: dict) -> bool:
 def join(task, options: dict, ctx: Context) -> "StreamedRows":
     """The joined rows of a job, checked, with `ctx.analysis` prepared; raises InputError like the
     in-memory path and labels.Unreadable where DuckDB cannot read a manifest."""
+    inputs = labels.hashed_inputs(ctx.gt_uri, ctx.pred_uri, ctx.storage_options)
+    sizes = labels.partition_sizes()
+    for partition_rows in sizes:
+        rows = _joined(task, options, ctx, inputs, partition_rows, last=partition_rows == sizes[-1])
+        if rows:
+            return rows
+
+
+def _joined(task, options: dict, ctx: Context, inputs: dict, partition_rows: int, last: bool):
+    """The joined rows, hash-partitioned beyond `partition_rows` rows; None if DuckDB ran out of
+    memory (unless `last`)."""
     import duckdb
 
     folder = tempfile.mkdtemp(prefix="raydeval-join-")
     try:
-        inputs = labels.hashed_inputs(ctx.gt_uri, ctx.pred_uri, ctx.storage_options)
         with labels.connect(folder) as con:
             try:
                 checks = labels.open_views(con, folder, ctx.gt_uri, ctx.pred_uri, ctx.storage_options, inputs,
-                                           numbered=True)
+                                           partition_rows, numbered=True)
                 checks.ids()
                 matched = _write(con, checks, folder)
             except duckdb.OutOfMemoryException:
-                raise
+                if last:
+                    raise
+                shutil.rmtree(folder, ignore_errors=True)
+                return None  # smaller partitions
             except duckdb.Error as e:  # a value DuckDB cannot convert
                 raise labels.Unreadable(str(e)) from None
         rows = StreamedRows(task, options, ctx, folder, inputs, checks.schemas)
@@ -135,21 +148,23 @@ class StreamedRows:
 
     def check(self, analysis: Analysis, problems: Problems, extra: int) -> None:
         """Every row checked by the task's own `join` (raises InputError with the problems of
-        all rows, ids' problems from SQL included); sizes the job and prepares the analysis."""
-        if analysis:
-            analysis = checked(self.task, self.ctx.gt_uri, self.gt_names, analysis)
-        size, grid = JobSize(self.task, self.ctx), Grid()
+        all rows, ids' problems from SQL included), then the analysis (as the in-memory path
+        does); sizes the job and prepares the analysis."""
+        size, grid, first = JobSize(self.task, self.ctx), Grid(), None
         for raw in self._batches("joined"):
             table, gt, found = self._join(raw)
             problems = _merged(problems, found)
             size.add(table)
             if analysis.bootstrap and "pred_score" in table.column_names:
                 grid.add(table.column("pred_score").to_numpy())
-            self.column_names = self.column_names or with_columns(table, gt, analysis).column_names
+            first = first or (table.slice(0, 1), gt.slice(0, 1))
         for raw in self._batches("unmatched"):
             problems = _merged(problems, self._join(raw, matched=False)[2])
         problems.extra = {self.ctx.pred_uri: extra}
         problems.raise_if_any()
+        if analysis:
+            analysis = checked(self.task, self.ctx.gt_uri, self.gt_names, analysis)
+        self.column_names = with_columns(*first, analysis).column_names
         self.analysis, self.small = grid.done(analysis), size.small()
 
     def _files(self, name: str) -> list[str]:

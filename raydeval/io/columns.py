@@ -120,10 +120,12 @@ def uris(m: Manifest, name: str, row_ids: pa.Array, problems: Problems) -> list[
     if not has(m, name):
         return [None] * m.rows
     col = _column(m, name)
-    if pa.types.is_null(col.type) or col.null_count == len(col):
+    if pa.types.is_null(col.type):
         return [None] * len(col)
     if not _text(col):
         raise InputError(f"{m.uri}, column `{name}`: expected file paths or URLs, got {col.type}")
+    if col.null_count == len(col):
+        return [None] * len(col)
     out, escaping = col.to_pylist(), []
     for i, value in enumerate(out):
         if value:
