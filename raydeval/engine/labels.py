@@ -10,8 +10,8 @@ ids (about their own size on disk), and the joins and groupings run partition by
 
 Taken for a label task without `--address`, breakdowns, bootstrap or per-sample rows, when the
 manifests together are larger than RAYDEVAL_OUT_OF_CORE_BYTES (default 8 MiB, about half a
-million rows; 0: always). A manifest DuckDB cannot read goes the in-memory way, which reports
-the problem as usual.
+million rows; 0: always). A manifest DuckDB cannot read, or reads otherwise than pyarrow (see
+`_check_columns`), goes the in-memory way, which reports the problem as usual.
 """
 
 from __future__ import annotations
