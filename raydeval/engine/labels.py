@@ -298,9 +298,12 @@ class _Checks:
             rows = self.con.execute(f"SELECT n FROM (SELECT row_number() OVER () AS n, id FROM {side}) "  # "row N"
                                     f"WHERE id IS NULL ORDER BY CAST(n AS VARCHAR) LIMIT {MAX_IDS_SHOWN}").fetchall()
             self.problems.add(self.uris[side], "id", messages.EMPTY_ID, [f"row {n}" for (n,) in rows], nulls)
-        self._add(side, "id", messages.DUPLICATE_ID,
-                  *(f"SELECT id FROM {part} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"
-                    for part in self.parts(side)))
+        # a distinct count first: faster than the grouping that lists repeated ids, needed only if any
+        if any(self.con.execute(f"SELECT count(id) > count(DISTINCT id) FROM {part}").fetchall()[0][0]
+               for part in self.parts(side)):
+            self._add(side, "id", messages.DUPLICATE_ID,
+                      *(f"SELECT id FROM {part} WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"
+                        for part in self.parts(side)))
 
     def _labels(self, side: str, name: str) -> str:
         """Reports labels other than 0/1; the SQL of the label as 0/1."""
