@@ -238,13 +238,10 @@ def label_workload(root: str = DEFAULT_ROOT, rows: int = 100_000, seed: int = 0)
     rng = np.random.default_rng([seed, rows])
     keys = rng.permutation(rows * 4)[:rows]  # unique, unordered
     ids = pa.array([f"clip_{k:08x}" for k in keys.tolist()], pa.string())
-    label = (rng.random(rows) < 0.5).astype(np.int8)
-    score = np.clip(label * 0.35 + rng.normal(0.3, 0.2, rows), 0, 1).round(3)  # ~1000 distinct values
+    label, score = _labels_and_scores(rng, rows)
     order = rng.permutation(rows)
-    pq.write_table(pa.table({"id": ids, "label": label}), f"{folder}/gt.parquet")
-    pq.write_table(pa.table({"id": ids.take(pa.array(order)), "score": score[order]}), f"{folder}/pred.parquet")
-    info = {**params, "folder": folder, "gt": f"{folder}/gt.parquet", "pred": f"{folder}/pred.parquet"}
-    return _finish(folder, info)
+    return _write_pair(folder, params, pa.table({"id": ids, "label": label}),
+                       pa.table({"id": ids.take(pa.array(order)), "score": score[order]}))
 
 
 def image_manifest_workload(root: str = DEFAULT_ROOT, rows: int = 1_000_000, seed: int = 0) -> dict:
@@ -258,16 +255,25 @@ def image_manifest_workload(root: str = DEFAULT_ROOT, rows: int = 1_000_000, see
     os.makedirs(folder)
     rng = np.random.default_rng([seed, rows, 1])
     ids = pa.array([f"img_{k:09d}" for k in range(rows)], pa.string())
-    label = (rng.random(rows) < 0.5).astype(np.int8)
-    score = np.clip(label * 0.35 + rng.normal(0.3, 0.2, rows), 0, 1).round(3)
+    label, score = _labels_and_scores(rng, rows)
     dataset = pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, rows)])
     order = rng.permutation(rows)
     no_masks = pa.nulls(rows, pa.string())
-    pq.write_table(pa.table({"id": ids, "label": label, "mask": no_masks, "dataset": dataset}), f"{folder}/gt.parquet")
-    pq.write_table(pa.table({"id": ids.take(pa.array(order)), "score": score[order], "mask": no_masks}),
-                   f"{folder}/pred.parquet")
-    info = {**params, "folder": folder, "gt": f"{folder}/gt.parquet", "pred": f"{folder}/pred.parquet"}
-    return _finish(folder, info)
+    return _write_pair(folder, params, pa.table({"id": ids, "label": label, "mask": no_masks, "dataset": dataset}),
+                       pa.table({"id": ids.take(pa.array(order)), "score": score[order], "mask": no_masks}))
+
+
+def _labels_and_scores(rng, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Half fake labels, and 3-decimal scores that lean towards them (~1000 distinct values)."""
+    label = (rng.random(rows) < 0.5).astype(np.int8)
+    return label, np.clip(label * 0.35 + rng.normal(0.3, 0.2, rows), 0, 1).round(3)
+
+
+def _write_pair(folder: str, params: dict, gt: pa.Table, pred: pa.Table) -> dict:
+    """Writes a workload's GT and prediction manifests (Parquet); its info."""
+    pq.write_table(gt, f"{folder}/gt.parquet")
+    pq.write_table(pred, f"{folder}/pred.parquet")
+    return _finish(folder, {**params, "folder": folder, "gt": f"{folder}/gt.parquet", "pred": f"{folder}/pred.parquet"})
 
 
 # --- helpers ---------------------------------------------------------------------------------
