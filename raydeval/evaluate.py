@@ -99,17 +99,18 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     settings, analysis = settings or RunSettings(), Analysis() if analysis is None else analysis
     started, clock = datetime.now(timezone.utc), time.monotonic()
     state_dir = _check_outputs(out, settings, analysis, decode_only)
+    task = get_task(task_name)
+    options = task.options(**(conventions or {}))
     done = None
     if settings.address is None and not analysis and not decode_only:
-        done = _out_of_core(task_name, gt_uri, pred_uri, conventions or {}, settings)
+        done = _out_of_core(task, options, gt_uri, pred_uri, settings)
     if done is None:
-        done = _sharded(task_name, gt_uri, pred_uri, conventions or {}, settings, decode_only, session, analysis,
-                        state_dir)
+        done = _sharded(task, options, gt_uri, pred_uri, settings, decode_only, session, analysis, state_dir)
     result = _result(done.task, done.state, done.options, done.analysis, done.inputs)
     result["run"] = {"raydeval": raydeval.__version__, "started": started.isoformat(timespec="seconds"),
                      "seconds": round(time.monotonic() - clock, 3), "ray": done.mode, "workers": done.workers,
-                     "shards": done.shards, "shards_reused": done.reused, "shards_retried": done.retried, "join": done.join,
-                     "device": settings.device, "versions": package_versions()}
+                     "shards": done.shards, "shards_reused": done.reused, "shards_retried": done.retried,
+                     "join": done.join, "device": settings.device, "versions": package_versions()}
     if analysis.per_sample:
         result["per_sample"] = {"uri": redact(analysis.per_sample), "rows": done.rows, "parts": done.shards}
     if out:
@@ -122,12 +123,10 @@ def evaluate(task_name: str, gt_uri: str, pred_uri: str, conventions: dict | Non
     return result
 
 
-def _out_of_core(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings) -> _Done | None:
+def _out_of_core(task, options: dict, gt_uri: str, pred_uri: str, settings: RunSettings) -> _Done | None:
     """A label job with large manifests, joined and counted out of core (None: not this path)."""
     from raydeval.engine import labels
 
-    task = get_task(task_name)
-    options = task.options(**conventions)
     if not labels.chosen(task, gt_uri, pred_uri, settings.storage_options):
         return None
     try:
@@ -139,12 +138,10 @@ def _out_of_core(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, 
     return _Done(task, options, state, inputs, "in-process", 1, 1, join="counted")
 
 
-def _sharded(task_name: str, gt_uri: str, pred_uri: str, conventions: dict, settings: RunSettings,
-             decode_only: bool, session, analysis: Analysis, state_dir: str | None) -> _Done:
+def _sharded(task, options: dict, gt_uri: str, pred_uri: str, settings: RunSettings, decode_only: bool, session,
+             analysis: Analysis, state_dir: str | None) -> _Done:
     """The evaluation of the joined rows' shards: in this process when the job is small and no
     --address is given, else on Ray (--address, else RAY_ADDRESS, else an embedded Ray)."""
-    task = get_task(task_name)
-    options = task.options(**conventions)
     ctx = Context(options, gt_uri, pred_uri, settings.storage_options, settings.device, decode_only, analysis)
     rows, inputs, small, join = _joined_rows(task, options, ctx, settings)
     if settings.progress and join == "streamed":

@@ -158,8 +158,9 @@ class StreamedRows:
             if analysis.bootstrap and "pred_score" in table.column_names:
                 grid.add(table.column("pred_score").to_numpy())
             first = first or (table.slice(0, 1), gt.slice(0, 1))
+        no_gt = self._no_gt_rows()
         for raw in self._batches("unmatched"):
-            problems = _merged(problems, self._join(raw, matched=False)[2])
+            problems = _merged(problems, self._join(raw, no_gt)[2])
         problems.extra = {self.ctx.pred_uri: extra}
         problems.raise_if_any()
         if analysis:
@@ -195,11 +196,11 @@ class StreamedRows:
             merged = pa.concat_tables(pieces, promote_options="default")  # files differ in nullability
             yield merged.take(pc.sort_indices(merged, [(ROW, "ascending")])).drop_columns([ROW])
 
-    def _join(self, raw: pa.Table, matched: bool = True) -> tuple[pa.Table, pa.Table, Problems]:
-        """The task's joined rows of a batch of `joined` (or `unmatched`) rows, their GT rows and
-        the problems found."""
-        gt = raw.select([f"g:{c}" for c in self.gt_names]).rename_columns(self.gt_names) if matched \
-            else pa.schema([(c, t) for c, t in zip(self.gt_names, self._gt_types())]).empty_table()
+    def _join(self, raw: pa.Table, no_gt: pa.Table | None = None) -> tuple[pa.Table, pa.Table, Problems]:
+        """The task's joined rows of a batch of `joined` rows (or of `unmatched` rows, given the
+        empty GT table `no_gt`), their GT rows and the problems found."""
+        matched = no_gt is None
+        gt = raw.select([f"g:{c}" for c in self.gt_names]).rename_columns(self.gt_names) if matched else no_gt
         pred = raw.filter(raw.column(MATCHED)) if matched else raw
         pred = pred.select([f"p:{c}" for c in self.pred_names]).rename_columns(self.pred_names)
         problems = Problems()
@@ -207,9 +208,10 @@ class StreamedRows:
                                self.options, problems)
         return table, gt, problems
 
-    def _gt_types(self) -> list:
+    def _no_gt_rows(self) -> pa.Table:
+        """An empty GT table of the joined rows' GT columns (what unmatched predictions join with)."""
         schema = pq.read_schema(self._files("joined")[0])
-        return [schema.field(f"g:{c}").type for c in self.gt_names]
+        return pa.schema([(c, schema.field(f"g:{c}").type) for c in self.gt_names]).empty_table()
 
     def shards(self, bounds: list[tuple[int, int]], todo: list[int], columns: list[str]):
         """(index, shard) of the shards `todo` (in order), cut from the joined rows as they are read."""
